@@ -1,0 +1,170 @@
+/**
+ * @file fifo.h  Message FIFO between threads (lock-free, on ck_ring)
+ *
+ * Every thread boundary in redum is one of these: a bounded ring of pointers
+ * with one consumer thread and one (SPSC) or many (MPSC) producer threads,
+ * plus an eventfd doorbell that wakes the consumer's libre loop.
+ *
+ * Ownership: a message is a pointer; a successful push hands the object it
+ * points to over to the consumer. A failed push leaves it with the producer.
+ * (libre's mem_ref/mem_deref are not atomic: never share, always hand over.)
+ *
+ * Wake-ups: the producer rings the doorbell only when the consumer has armed
+ * it, i.e. when the consumer found the ring empty and may go to sleep. Wakes
+ * coalesce; the consumer always drains until empty or until its per-wake
+ * batch bound, and re-arms with a re-check so no wake is ever lost.
+ *
+ * Close (after Asterisk stasis): redum_fifo_close() makes later pushes fail
+ * with EPIPE and makes the consumer receive exactly one final message (the
+ * close handler) after every message whose push succeeded. Join waits until
+ * that final message has been processed.
+ *
+ * Progress guarantees: push is lock-free (SPSC: wait-free); drain is
+ * wait-free per message; close is lock-free; join blocks.
+ */
+#ifndef REDUM_FIFO_H
+#define REDUM_FIFO_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct redum_fifo;
+
+/** Producer side: one producer thread, or any number. */
+enum redum_fifo_mode {
+	REDUM_FIFO_SPSC = 0, /**< exactly one producer thread at a time   */
+	REDUM_FIFO_MPSC = 1, /**< any number of producer threads          */
+};
+
+/**
+ * Handles one message, on the consumer thread. The handler owns @p msg.
+ */
+typedef void (redum_fifo_msg_h)(void *msg, void *arg);
+
+/**
+ * The final message, on the consumer thread, after every message pushed
+ * before the close. Called exactly once. The consumer may free everything of
+ * its own here; the FIFO itself stays valid until redum_fifo_free().
+ */
+typedef void (redum_fifo_close_h)(void *arg);
+
+/** Counters; a snapshot, each value read atomically but not all together. */
+struct redum_fifo_stats {
+	uint64_t enqueued;      /**< successful pushes                         */
+	uint64_t dequeued;      /**< messages handed to the message handler    */
+	uint64_t rejected_full; /**< pushes refused with ENOSPC                */
+	uint64_t rejected_closed; /**< pushes refused with EPIPE               */
+	uint64_t doorbells;     /**< eventfd writes by producers               */
+	uint64_t self_rings;    /**< eventfd writes by the consumer (batch cap) */
+	uint64_t wakes;         /**< times the consumer was woken              */
+	uint32_t depth;         /**< messages in the ring now                  */
+	uint32_t high_water;    /**< most messages ever in the ring            */
+	uint32_t capacity;      /**< most messages the ring can hold           */
+};
+
+/**
+ * Allocates a FIFO that holds up to @p capacity messages.
+ *
+ * Thread: any. The FIFO is not yet attached to a consumer; pushes succeed
+ * and wait in the ring until it is.
+ *
+ * @param fifop     receives the FIFO
+ * @param mode      REDUM_FIFO_SPSC or REDUM_FIFO_MPSC
+ * @param capacity  messages it must hold (>= 1; rounded up internally)
+ * @return 0, EINVAL, ENOMEM, or an errno from eventfd()
+ */
+int redum_fifo_alloc(struct redum_fifo **fifop, enum redum_fifo_mode mode,
+		     uint32_t capacity);
+
+/**
+ * Frees a FIFO. Refuses with EBUSY while it is attached and its final
+ * message has not been processed (close + join first), or while it holds
+ * messages. NULL is allowed (returns 0).
+ *
+ * Thread: any, once no producer or consumer uses it any more.
+ */
+int redum_fifo_free(struct redum_fifo *fifo);
+
+/**
+ * Makes the calling thread the consumer and registers the doorbell in that
+ * thread's libre loop (fd_listen). Messages already in the ring are
+ * delivered on the first loop iteration.
+ *
+ * Thread: the consumer thread, which must have a libre loop
+ * (libre_init or re_thread_init). Call once.
+ *
+ * @param batch  most messages handled per wake (0 = default, 256), so one
+ *               busy FIFO cannot starve the loop's other fds and timers
+ * @return 0, EALREADY, or an errno from fd_listen
+ */
+int redum_fifo_attach(struct redum_fifo *fifo, redum_fifo_msg_h *msgh,
+		      redum_fifo_close_h *closeh, void *arg, uint32_t batch);
+
+/**
+ * Like redum_fifo_attach() but without a libre loop: the consumer waits on
+ * redum_fifo_fd() itself (poll/epoll) and calls redum_fifo_drain().
+ *
+ * Thread: the consumer thread. Call once.
+ */
+int redum_fifo_attach_manual(struct redum_fifo *fifo, redum_fifo_msg_h *msgh,
+			     redum_fifo_close_h *closeh, void *arg,
+			     uint32_t batch);
+
+/** The doorbell (an eventfd, readable when there may be messages).
+ *  Thread: any. */
+int redum_fifo_fd(const struct redum_fifo *fifo);
+
+/**
+ * Handles up to the batch bound of messages, then the final message if the
+ * FIFO is closed and empty. If messages remain after the batch the doorbell
+ * is rung again so the next poll returns at once; otherwise it is re-armed.
+ *
+ * Thread: the consumer thread (attached with redum_fifo_attach_manual()).
+ * @return number of messages handled (the final message not counted)
+ */
+uint32_t redum_fifo_drain(struct redum_fifo *fifo);
+
+/**
+ * Hands @p msg to the consumer.
+ *
+ * Thread: SPSC: one producer thread at a time; MPSC: any thread, the
+ * consumer's included. Lock-free, never blocks.
+ *
+ * @return 0 (ownership passed), ENOSPC (full: counted, msg still yours),
+ *         EPIPE (closed: counted, msg still yours), EINVAL
+ */
+int redum_fifo_push(struct redum_fifo *fifo, void *msg);
+
+/**
+ * Closes the FIFO: later pushes fail with EPIPE, and the consumer's close
+ * handler runs once after every message already pushed. A second close
+ * returns EALREADY.
+ *
+ * Thread: any producer thread (for SPSC: the producer, or after it stopped).
+ */
+int redum_fifo_close(struct redum_fifo *fifo);
+
+/**
+ * Waits until the close handler has returned.
+ *
+ * Thread: any thread but the consumer's (EDEADLK there, since it would wait
+ * for itself). Blocks; returns 0 or EINVAL.
+ */
+int redum_fifo_join(struct redum_fifo *fifo);
+
+/** True once the close handler has returned. Thread: any. */
+bool redum_fifo_finished(const struct redum_fifo *fifo);
+
+/** Reads the counters. Thread: any. */
+void redum_fifo_stats(const struct redum_fifo *fifo,
+		      struct redum_fifo_stats *st);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* REDUM_FIFO_H */
