@@ -1,0 +1,603 @@
+/**
+ * @file srv.c  Server transactions: routing of requests to TUs, replies,
+ *               CANCEL, INVITE 2xx reliability (retransmission until ACK)
+ *
+ * Everything here runs on the stack thread.
+ *
+ * libre 1.1.0 facts this relies on (src/sip/strans.c):
+ *  - the strans absorbs retransmitted requests (re-sending the last
+ *    provisional/final) and ACKs of non-2xx finals;
+ *  - after a 2xx to INVITE the strans stays ACCEPTED for 64*T1 (T1 = 500
+ *    ms, fixed), silently absorbing INVITE retransmissions, and passes the
+ *    ACK of the 2xx on to us. It never retransmits the 2xx: we do;
+ *  - a CANCEL matching a pending strans is answered 200 by libre, which
+ *    then calls our cancel handler.
+ */
+#include <errno.h>
+#include <string.h>
+#include <re.h>
+#include "stack_int.h"
+
+struct srv {
+	struct le he;          /* stack->ht_srv, by id                     */
+	struct le he_acc;      /* stack->ht_acc, by Call-ID, while acc     */
+	struct le le_tu;       /* rec->srvl, or rec->orphl once abandoned  */
+	struct redum_stack *stack;
+	struct tu_rec *rec;
+	uint64_t id, dlg;
+	struct sip_strans *st;
+	struct sip_msg *msg;   /* our reference: the TU's view             */
+	struct mbuf *mb;       /* the 2xx, for retransmission              */
+	struct sa dst;
+	struct tmr tmr, tmr_to;
+	uint32_t ival;
+	bool invite, final, view, acc, no_ack_view;
+};
+
+
+static void srv_destructor(void *arg)
+{
+	struct srv *srv = arg;
+
+	hash_unlink(&srv->he);
+	hash_unlink(&srv->he_acc);
+	list_unlink(&srv->le_tu);
+	tmr_cancel(&srv->tmr);
+	tmr_cancel(&srv->tmr_to);
+	mem_deref(srv->st);
+	mem_deref(srv->msg);
+	mem_deref(srv->mb);
+	CNT_DEC(srv->stack->c.strans_alive);
+}
+
+
+static void srv_maybe_free(struct srv *srv)
+{
+	if (srv->final && !srv->view && !srv->acc)
+		mem_deref(srv);
+}
+
+
+static inline uint32_t id_hash(uint64_t id)
+{
+	return (uint32_t)(id ^ (id >> 32));
+}
+
+
+static bool srv_cmp(struct le *le, void *arg)
+{
+	const struct srv *srv = le->data;
+	return srv->id == *(const uint64_t *)arg;
+}
+
+
+static struct srv *srv_find(struct redum_stack *stack, uint64_t id)
+{
+	return list_ledata(hash_lookup(stack->ht_srv, id_hash(id), srv_cmp,
+				       &id));
+}
+
+
+static void count_reply(struct redum_stack *stack, uint16_t scode)
+{
+	if (scode >= 100 && scode < 700)
+		CNT_INC(stack->c.resp_out[scode / 100 - 1]);
+}
+
+
+/** 503 + Retry-After (TU FIFO full, TU leaving, stack stopping). With
+ *  @p stp the pending strans is used, else libre makes one for the final. */
+void stack_reply_busy(struct redum_stack *stack, const struct sip_msg *msg,
+		      struct sip_strans **stp)
+{
+	int err;
+
+	err = sip_treplyf(stp, NULL, stack->sip, msg, false, 503,
+			  "Service Unavailable",
+			  "Retry-After: %u\r\nContent-Length: 0\r\n\r\n",
+			  stack->conf.retry_after);
+	if (err)
+		CNT_INC(stack->c.send_errors);
+	else
+		count_reply(stack, 503);
+	CNT_INC(stack->c.busy_503);
+}
+
+
+static void reply_plain(struct redum_stack *stack, const struct sip_msg *msg,
+			struct sip_strans **stp, uint16_t scode,
+			const char *reason)
+{
+	if (sip_treply(stp, stack->sip, msg, scode, reason))
+		CNT_INC(stack->c.send_errors);
+	else
+		count_reply(stack, scode);
+}
+
+
+/* ---- ACK of our 2xx, and INVITE retransmissions after it ---------------- */
+
+static bool acc_cmp(struct le *le, void *arg)
+{
+	const struct srv *srv = le->data;
+	const struct sip_msg *msg = arg;
+
+	return srv->msg->cseq.num == msg->cseq.num &&
+		!pl_cmp(&srv->msg->callid, &msg->callid) &&
+		!pl_cmp(&srv->msg->from.tag, &msg->from.tag);
+}
+
+
+static struct srv *acc_find(struct redum_stack *stack,
+			    const struct sip_msg *msg)
+{
+	return list_ledata(hash_lookup(stack->ht_acc,
+				       hash_joaat_pl(&msg->callid), acc_cmp,
+				       (void *)msg));
+}
+
+
+static void acc_end(struct srv *srv)
+{
+	tmr_cancel(&srv->tmr);
+	tmr_cancel(&srv->tmr_to);
+	hash_unlink(&srv->he_acc);
+	srv->acc = false;
+}
+
+
+static void retx_handler(void *arg)
+{
+	struct srv *srv = arg;
+	struct redum_stack *stack = srv->stack;
+
+	STACK_OWNED(stack);
+
+	srv->mb->pos = 0;
+	if (sip_send(stack->sip, srv->msg->sock, srv->msg->tp, &srv->dst,
+		     srv->mb))
+		CNT_INC(stack->c.send_errors);
+	else
+		CNT_INC(stack->c.retx_2xx);
+
+	srv->ival = MIN(srv->ival * 2, stack->conf.t2_ms);
+	tmr_start(&srv->tmr, srv->ival, retx_handler, srv);
+}
+
+
+static void acc_timeout(void *arg)
+{
+	struct srv *srv = arg;
+	struct redum_stack *stack = srv->stack;
+
+	STACK_OWNED(stack);
+
+	acc_end(srv);
+	CNT_INC(stack->c.ack_timeouts);
+	stack_post(stack, srv->rec,
+		   stack_ev_alloc(REDUM_STACK_EV_ACK_TIMEOUT, srv->id,
+				  srv->dlg, ETIMEDOUT));
+	srv_maybe_free(srv);
+}
+
+
+static void ack_handle(struct redum_stack *stack, const struct sip_msg *msg)
+{
+	struct redum_stack_event *ev;
+	struct srv *srv;
+
+	srv = acc_find(stack, msg);
+	if (!srv) {
+		/* an ACK of a 2xx we no longer wait for, or of nothing */
+		CNT_INC(stack->c.unclaimed);
+		return;
+	}
+
+	acc_end(srv);
+	CNT_INC(stack->c.acks);
+
+	ev = stack_ev_alloc(REDUM_STACK_EV_ACK, srv->id, srv->dlg, 0);
+	if (ev && !srv->no_ack_view) {
+		ev->ref = mem_ref((void *)msg);
+		ev->msg = msg;
+	}
+	stack_post(stack, srv->rec, ev);
+	srv_maybe_free(srv);
+}
+
+
+/* An INVITE retransmission that got past libre (its ACCEPTED strans lives
+ * 64*500 ms; ours may live longer with a larger T1): re-send the 2xx. */
+static bool invite_absorb(struct redum_stack *stack,
+			  const struct sip_msg *msg)
+{
+	struct srv *srv = acc_find(stack, msg);
+
+	if (!srv || pl_cmp(&srv->msg->via.branch, &msg->via.branch))
+		return false;
+
+	srv->mb->pos = 0;
+	(void)sip_send(stack->sip, msg->sock, msg->tp, &srv->dst, srv->mb);
+	CNT_INC(stack->c.invite_absorbed);
+
+	return true;
+}
+
+
+/* ---- new requests ------------------------------------------------------- */
+
+static void cancel_handler(void *arg)
+{
+	struct srv *srv = arg;
+	struct redum_stack *stack = srv->stack;
+
+	STACK_OWNED(stack);
+
+	/* libre answered the CANCEL 200 */
+	CNT_INC(stack->c.req_in[REDUM_STACK_M_CANCEL]);
+	count_reply(stack, 200);
+
+	if (srv->final)
+		return;
+
+	reply_plain(stack, srv->msg, &srv->st, 487, "Request Terminated");
+	srv->final = true;
+	stack_post(stack, srv->rec,
+		   stack_ev_alloc(REDUM_STACK_EV_CANCELLED, srv->id, srv->dlg,
+				  0));
+}
+
+
+static struct tu_rec *route(struct redum_stack *stack,
+			    enum redum_stack_method m, bool *leaving)
+{
+	uint32_t bit = REDUM_STACK_MBIT(m);
+	struct le *le;
+
+	*leaving = false;
+
+	for (le = stack->tul.head; le; le = le->next) {
+		struct tu_rec *rec = le->data;
+
+		if (!(rec->methods & bit))
+			continue;
+		if (rec->state == TU_ACTIVE)
+			return rec;
+		*leaving = true;
+	}
+
+	return NULL;
+}
+
+
+/* libre allocates conf.udp_rxsz (default 8192) bytes per datagram and
+ * keeps each request with its strans for 64*T1; its udp_sock is only
+ * reachable through a received message (msg->sock), so the first request
+ * on each UDP socket sets the size for the following ones. */
+static void udp_rxsz(struct redum_stack *stack, const struct sip_msg *msg)
+{
+	uint32_t i;
+
+	if (msg->tp != SIP_TRANSP_UDP || !msg->sock || !stack->conf.udp_rxsz)
+		return;
+
+	for (i = 0; i < REDUM_STACK_MAX_LISTEN && stack->rxsz_set[i]; i++) {
+		if (stack->rxsz_set[i] == msg->sock)
+			return;
+	}
+	if (i == REDUM_STACK_MAX_LISTEN)
+		return;
+
+	udp_rxsz_set(msg->sock, stack->conf.udp_rxsz);
+	stack->rxsz_set[i] = msg->sock;
+}
+
+
+bool srv_request_handler(const struct sip_msg *msg, void *arg)
+{
+	struct redum_stack *stack = arg;
+	enum redum_stack_method m;
+	struct redum_stack_event *ev;
+	struct tu_rec *rec;
+	struct srv *srv;
+	uint64_t dlg = 0;
+	bool leaving;
+	int err;
+
+	STACK_OWNED(stack);
+
+	m = redum_stack_method_of(&msg->met);
+	CNT_INC(stack->c.req_in[m]);
+	udp_rxsz(stack, msg);
+
+	if (m == REDUM_STACK_M_ACK) {
+		ack_handle(stack, msg);
+		return true;
+	}
+
+	if (m == REDUM_STACK_M_INVITE && invite_absorb(stack, msg))
+		return true;
+
+	if (m == REDUM_STACK_M_CANCEL) {
+		/* libre matched no transaction */
+		CNT_INC(stack->c.unclaimed);
+		reply_plain(stack, msg, NULL, 481,
+			    "Call/Transaction Does Not Exist");
+		return true;
+	}
+
+	if (stack->stop_mode) {
+		stack_reply_busy(stack, msg, NULL);
+		return true;
+	}
+
+	if (pl_isset(&msg->to.tag)) {
+		rec = dlg_route(stack, msg, &dlg);
+		if (!rec) {
+			CNT_INC(stack->c.unclaimed);
+			reply_plain(stack, msg, NULL, 481,
+				    "Call/Transaction Does Not Exist");
+			return true;
+		}
+	}
+	else {
+		rec = route(stack, m, &leaving);
+		if (!rec) {
+			if (leaving) {
+				stack_reply_busy(stack, msg, NULL);
+				return true;
+			}
+			CNT_INC(stack->c.unclaimed);
+			reply_plain(stack, msg, NULL, 501, "Not Implemented");
+			return true;
+		}
+	}
+
+	/* Events already wait behind a full FIFO: a new request would only
+	 * wait longer; refuse it so the peer retries later. */
+	if (rec->ovf_head) {
+		stack_reply_busy(stack, msg, NULL);
+		return true;
+	}
+
+	srv = mem_zalloc(sizeof(*srv), srv_destructor);
+	ev  = stack_ev_alloc(REDUM_STACK_EV_REQUEST, 0, dlg, 0);
+	if (!srv || !ev) {
+		mem_deref(srv);
+		stack_ev_free(ev);
+		reply_plain(stack, msg, NULL, 500, "Server Internal Error");
+		return true;
+	}
+	srv->stack = stack;
+	CNT_INC(stack->c.strans_alive);
+
+	err = sip_strans_alloc(&srv->st, stack->sip, msg, cancel_handler,
+			       srv);
+	if (err) {
+		stack_ev_free(ev);
+		mem_deref(srv);
+		reply_plain(stack, msg, NULL, 500, "Server Internal Error");
+		return true;
+	}
+
+	srv->id     = ++stack->next_srv;
+	srv->dlg    = dlg;
+	srv->rec    = rec;
+	srv->msg    = mem_ref((void *)msg);
+	srv->invite = m == REDUM_STACK_M_INVITE;
+
+	/* libre does not send 100 Trying: RFC 3261 17.2.1 wants it at once
+	 * (before the TU's thread is even woken). */
+	if (srv->invite)
+		reply_plain(stack, msg, &srv->st, 100, "Trying");
+
+	ev->id  = srv->id;
+	ev->msg = msg;
+
+	err = redum_fifo_push(rec->fifo, ev);
+	if (err) {
+		stack_ev_free(ev);
+		stack_reply_busy(stack, msg, &srv->st);
+		mem_deref(srv);
+		return true;
+	}
+
+	srv->view = true;
+	hash_append(stack->ht_srv, id_hash(srv->id), &srv->he, srv);
+	list_append(&rec->srvl, &srv->le_tu, srv);
+
+	return true;
+}
+
+
+/* ---- commands ------------------------------------------------------------ */
+
+static const char *tp_param(enum sip_transp tp)
+{
+	switch (tp) {
+	case SIP_TRANSP_TCP: return "tcp";
+	case SIP_TRANSP_TLS: return "tls";
+	default:             return "udp";
+	}
+}
+
+
+void srv_cmd_reply(struct redum_stack *stack, struct tu_rec *rec,
+		   struct cmd *cmd)
+{
+	struct srv *srv = srv_find(stack, cmd->id);
+	struct mbuf *mb = NULL;
+	char contact[96] = "";
+	bool ok2xx;
+	struct pl pl;
+	int err;
+
+	STACK_OWNED(stack);
+
+	if (!srv || srv->rec != rec || !srv->view) {
+		CNT_INC(stack->c.cmd_rejected);
+		stack_post(stack, rec,
+			   stack_ev_alloc(REDUM_STACK_EV_CMD_FAILED, cmd->id,
+					  0, ENOENT));
+		return;
+	}
+
+	/* Already answered by the stack (CANCEL, abandon, send error):
+	 * the TU's reply is void; its final still hands the view back. */
+	if (srv->final) {
+		if (cmd->scode >= 200) {
+			srv->view = false;
+			srv_maybe_free(srv);
+		}
+		return;
+	}
+
+	if (cmd->flags & REDUM_STACK_F_CONTACT)
+		re_snprintf(contact, sizeof(contact),
+			    "Contact: <sip:%J;transport=%s>\r\n",
+			    &srv->msg->dst, tp_param(srv->msg->tp));
+
+	ok2xx = srv->invite && cmd->scode >= 200 && cmd->scode < 300;
+
+	err = sip_treplyf(&srv->st, ok2xx ? &mb : NULL, stack->sip, srv->msg,
+			  cmd->scode > 100 && cmd->scode < 300, cmd->scode,
+			  cmd->s[0],
+			  "%s%s"
+			  "Content-Length: %zu\r\n"
+			  "\r\n"
+			  "%b",
+			  contact, cmd->hdrs ? cmd->hdrs : "",
+			  cmd->body_len, cmd->body, cmd->body_len);
+	if (err) {
+		/* libre dropped the strans: the transaction is over */
+		CNT_INC(stack->c.send_errors);
+		srv->final = true;
+		if (cmd->scode >= 200)
+			srv->view = false;
+		stack_post(stack, rec,
+			   stack_ev_alloc(REDUM_STACK_EV_SRV_ERROR, srv->id,
+					  srv->dlg, err));
+		srv_maybe_free(srv);
+		return;
+	}
+
+	count_reply(stack, cmd->scode);
+
+	if (cmd->scode < 200)
+		return;
+
+	srv->final = true;
+	srv->view  = false;
+
+	if (ok2xx) {
+		srv->mb = mb;
+		sip_reply_addr(&srv->dst, srv->msg,
+			       !msg_param_exists(&srv->msg->via.params,
+						 "rport", &pl));
+		srv->acc = true;
+		srv->no_ack_view = (cmd->flags & REDUM_STACK_F_NO_ACK_VIEW)
+			!= 0;
+		hash_append(stack->ht_acc, hash_joaat_pl(&srv->msg->callid),
+			    &srv->he_acc, srv);
+
+		/* RFC 3261 13.3.1.4: T1 doubling up to T2 on unreliable
+		 * transports; on any transport give up after 64*T1. */
+		if (srv->msg->tp == SIP_TRANSP_UDP) {
+			srv->ival = stack->conf.t1_ms;
+			tmr_start(&srv->tmr, srv->ival, retx_handler, srv);
+		}
+		tmr_start(&srv->tmr_to, 64 * stack->conf.t1_ms, acc_timeout,
+			  srv);
+	}
+
+	srv_maybe_free(srv);
+}
+
+
+void srv_cmd_release(struct redum_stack *stack, struct tu_rec *rec,
+		     struct cmd *cmd)
+{
+	struct srv *srv = srv_find(stack, cmd->id);
+
+	STACK_OWNED(stack);
+
+	if (!srv || srv->rec != rec || !srv->view) {
+		CNT_INC(stack->c.cmd_rejected);
+		return;
+	}
+
+	srv->view = false;
+	if (!srv->final) {
+		reply_plain(stack, srv->msg, &srv->st, 500,
+			    "Server Internal Error");
+		srv->final = true;
+	}
+
+	srv_maybe_free(srv);
+}
+
+
+const struct sip_msg *srv_lookup_msg(struct redum_stack *stack,
+				     struct tu_rec *rec, uint64_t id,
+				     uint64_t dlg)
+{
+	struct srv *srv = srv_find(stack, id);
+
+	STACK_OWNED(stack);
+
+	if (!srv || srv->rec != rec || !srv->view)
+		return NULL;
+
+	srv->dlg = dlg;
+	return srv->msg;
+}
+
+
+/* The TU is abandoned: answer what it left pending, stop waiting for ACKs,
+ * report both. Records whose view the TU still holds wait in orphl until
+ * its close handler has run. */
+void srv_abandon(struct redum_stack *stack, struct tu_rec *rec)
+{
+	struct le *le;
+
+	STACK_OWNED(stack);
+
+	le = rec->srvl.head;
+	while (le) {
+		struct srv *srv = le->data;
+		le = le->next;
+
+		if (!srv->final) {
+			stack_reply_busy(stack, srv->msg, &srv->st);
+			srv->final = true;
+			stack_post(stack, rec,
+				   stack_ev_alloc(REDUM_STACK_EV_SRV_ERROR,
+						  srv->id, srv->dlg,
+						  ECONNABORTED));
+		}
+
+		if (srv->acc) {
+			acc_end(srv);
+			stack_post(stack, rec,
+				   stack_ev_alloc(REDUM_STACK_EV_ACK_TIMEOUT,
+						  srv->id, srv->dlg,
+						  ECONNABORTED));
+		}
+
+		if (srv->view) {
+			list_unlink(&srv->le_tu);
+			list_append(&rec->orphl, &srv->le_tu, srv);
+		}
+		else {
+			mem_deref(srv);
+		}
+	}
+}
+
+
+void srv_free_orphans(struct redum_stack *stack, struct tu_rec *rec)
+{
+	STACK_OWNED(stack);
+
+	list_flush(&rec->orphl);
+}

@@ -1,0 +1,688 @@
+/**
+ * @file test_stack.c  The stack thread against real SIPp peers on loopback
+ *
+ * Each test starts its own stack on an ephemeral port, and SIPp on a port
+ * the kernel picked; a test TU runs on the test thread (manual attach) or
+ * the echo TU on its own thread.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <criterion/criterion.h>
+#include <re.h>
+#include <redum/stack.h>
+#include "helpers.h"
+#include "tools/stack-echo/echo_tu.h"
+
+enum { SIPP_WAIT = 60000 };
+
+static char target[64];
+
+static const char *target_of(struct redum_stack *stack)
+{
+	snprintf(target, sizeof(target), "127.0.0.1:%u", th_stack_port(stack));
+	return target;
+}
+
+
+static void stop_stack(struct redum_stack *stack, bool force,
+		       struct redum_stack_stats *st)
+{
+	cr_assert_eq(redum_stack_shutdown(stack, force), 0);
+	cr_assert_eq(redum_stack_join(stack, st), 0);
+}
+
+
+Test(stack, start_stop_and_shutdown_modes)
+{
+	struct redum_stack *stack = NULL;
+	struct redum_stack_stats st;
+	enum sip_transp tp;
+	struct sa la;
+	int fd, rcv = 0;
+	socklen_t len = sizeof(rcv);
+	long rmem_max = 0;
+	FILE *f;
+
+	cr_assert_eq(th_stack_start(&stack, 500), 0);
+
+	cr_assert_eq(redum_stack_laddr(stack, 0, &tp, &la), 0);
+	cr_assert_eq(tp, SIP_TRANSP_UDP);
+	cr_assert_neq(sa_port(&la), 0);
+	cr_assert_eq(redum_stack_laddr(stack, 1, &tp, &la), ENOENT);
+
+	/* the fd was found and sized: at least min(4 MiB, rmem_max) */
+	fd = redum_stack_udp_fd(stack, 0);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, &len), 0);
+	f = fopen("/proc/sys/net/core/rmem_max", "r");
+	if (f) {
+		if (fscanf(f, "%ld", &rmem_max) != 1)
+			rmem_max = 0;
+		fclose(f);
+	}
+	cr_assert_geq(rcv, rmem_max < (4 << 20) ? rmem_max : (4 << 20));
+
+	/* graceful, then force escalates, then both again refused */
+	cr_assert_eq(redum_stack_shutdown(stack, false), 0);
+	cr_assert_eq(redum_stack_shutdown(stack, false), EALREADY);
+	cr_assert_eq(redum_stack_shutdown(stack, true), 0);
+	cr_assert_eq(redum_stack_shutdown(stack, true), EALREADY);
+	cr_assert_eq(redum_stack_join(stack, &st), 0);
+	cr_assert_eq(st.tus, 0);
+}
+
+
+Test(stack, bad_conf)
+{
+	struct redum_stack_conf conf;
+	struct redum_stack *stack = NULL;
+
+	redum_stack_conf_init(&conf);
+	cr_assert_eq(redum_stack_start(&stack, &conf), EINVAL); /* none */
+	cr_assert_eq(redum_stack_conf_listen(&conf, "sctp:1.2.3.4:5"), EINVAL);
+	cr_assert_eq(redum_stack_conf_listen(&conf, "udp:localhost:5"),
+		     EINVAL);
+	cr_assert_eq(redum_stack_conf_listen(&conf, "udp:127.0.0.1:0"), 0);
+	conf.strans_hsize = 1000;
+	cr_assert_eq(redum_stack_start(&stack, &conf), EINVAL);
+
+	/* TLS listener without a certificate */
+	redum_stack_conf_init(&conf);
+	cr_assert_eq(redum_stack_conf_listen(&conf, "tls:127.0.0.1:0"), 0);
+	cr_assert_eq(redum_stack_start(&stack, &conf), EINVAL);
+
+	/* a certificate file that does not exist: the error comes back */
+	conf.tls_cert = "/nonexistent/redum.pem";
+	cr_assert_neq(redum_stack_start(&stack, &conf), 0);
+}
+
+
+Test(stack, tcp_and_ipv6_listeners)
+{
+	struct redum_stack_conf conf;
+	struct redum_stack *stack = NULL;
+	enum sip_transp tp;
+	struct sa la;
+
+	redum_stack_conf_init(&conf);
+	conf.ctrans_hsize = conf.strans_hsize = conf.obj_hsize = 64;
+	cr_assert_eq(redum_stack_conf_listen(&conf, "udp:127.0.0.1:0"), 0);
+	cr_assert_eq(redum_stack_conf_listen(&conf, "tcp:127.0.0.1:0"), 0);
+	cr_assert_eq(redum_stack_conf_listen(&conf, "udp:[::1]:0"), 0);
+	cr_assert_eq(redum_stack_conf_listen(&conf, "tcp:[::1]:0"), 0);
+	if (redum_stack_start(&stack, &conf)) {
+		/* no IPv6 on this host: IPv4 alone must work */
+		conf.listenc = 2;
+		cr_assert_eq(redum_stack_start(&stack, &conf), 0);
+	}
+
+	for (uint32_t i = 0; !redum_stack_laddr(stack, i, &tp, &la); i++) {
+		cr_assert_neq(sa_port(&la), 0, "listener %u", i);
+		cr_assert_eq(tp, conf.listen[i].tp);
+		cr_assert(sa_cmp(&la, &conf.listen[i].addr, SA_ADDR));
+	}
+
+	stop_stack(stack, false, NULL);
+}
+
+
+Test(stack, echo_calls_via_sipp)
+{
+	struct redum_stack *stack = NULL;
+	struct redum_stack_stats st;
+	struct echo_tu_stats ets;
+	struct echo_tu *et = NULL;
+	pid_t pid;
+
+	cr_assert_eq(th_stack_start(&stack, 500), 0);
+	cr_assert_eq(echo_tu_start(&et, stack, false), 0);
+
+	pid = th_sipp_spawn(target_of(stack), th_free_port(), "-sn", "uac",
+			    "-m", "200", "-r", "200", NULL);
+	cr_assert_eq(th_sipp_wait(pid, SIPP_WAIT), 0, "sipp failed");
+
+	pid = th_sipp_spawn(target_of(stack), th_free_port(), "-sf",
+			    th_scen("uac_options.xml"), "-m", "100", "-r",
+			    "200", NULL);
+	cr_assert_eq(th_sipp_wait(pid, SIPP_WAIT), 0, "sipp options failed");
+
+	/* graceful stop removes the TU first */
+	cr_assert_eq(redum_stack_shutdown(stack, false), 0);
+	cr_assert_eq(echo_tu_join(et, &ets), 0);
+	cr_assert_eq(redum_stack_join(stack, &st), 0);
+
+	cr_assert(ets.removed);
+	cr_assert_eq(ets.invites, 200);
+	cr_assert_eq(ets.byes, 200);
+	cr_assert_eq(ets.options, 100);
+	cr_assert_eq(ets.acks, 200);
+	cr_assert_eq(ets.push_failed, 0);
+	cr_assert_eq(ets.cmd_failed, 0);
+	cr_assert_geq(st.req_in[REDUM_STACK_M_INVITE], 200);
+	cr_assert_eq(st.acks, 200);
+	cr_assert_geq(st.resp_out[0], 200);          /* 100 Trying */
+	cr_assert_geq(st.resp_out[1], 500);          /* 2xx */
+	cr_assert_eq(st.unclaimed, 0);
+	cr_assert_eq(st.strans_alive, 0);
+	cr_assert_eq(st.dialogs_alive, 0);
+	cr_assert_eq(st.tus, 0);
+}
+
+
+Test(stack, unclaimed_requests)
+{
+	struct redum_stack *stack = NULL;
+	struct redum_stack_stats st;
+	pid_t pid;
+
+	cr_assert_eq(th_stack_start(&stack, 500), 0);
+
+	pid = th_sipp_spawn(target_of(stack), th_free_port(), "-sf",
+			    th_scen("uac_unclaimed.xml"), "-m", "5", NULL);
+	cr_assert_eq(th_sipp_wait(pid, SIPP_WAIT), 0, "sipp failed");
+
+	stop_stack(stack, false, &st);
+	cr_assert_geq(st.unclaimed, 10);
+	cr_assert_geq(st.resp_out[3], 5);            /* 481 */
+	cr_assert_geq(st.resp_out[4], 5);            /* 501 */
+}
+
+
+Test(stack, invite_2xx_retransmitted_until_late_ack)
+{
+	struct redum_stack *stack = NULL;
+	struct redum_stack_stats st;
+	struct echo_tu_stats ets;
+	struct echo_tu *et = NULL;
+	pid_t pid;
+
+	/* T1 100 ms: 200 at 0, retransmitted at 100, 300, 700 ms... */
+	cr_assert_eq(th_stack_start(&stack, 100), 0);
+	cr_assert_eq(echo_tu_start(&et, stack, true), 0);
+
+	pid = th_sipp_spawn(target_of(stack), th_free_port(), "-sf",
+			    th_scen("uac_ack_late.xml"), "-m", "1", "-d",
+			    "800", NULL);
+	cr_assert_eq(th_sipp_wait(pid, SIPP_WAIT), 0, "sipp failed");
+
+	cr_assert_eq(redum_stack_shutdown(stack, false), 0);
+	cr_assert_eq(echo_tu_join(et, &ets), 0);
+	cr_assert_eq(redum_stack_join(stack, &st), 0);
+
+	cr_assert_geq(st.retx_2xx, 2, "retx_2xx %llu",
+		      (unsigned long long)st.retx_2xx);
+	cr_assert_eq(st.acks, 1);
+	cr_assert_eq(st.ack_timeouts, 0);
+	cr_assert_eq(ets.acks, 1);
+	cr_assert_eq(ets.ack_views, 1);   /* the ACK's view was delivered */
+	cr_assert_eq(ets.byes, 1);
+}
+
+
+Test(stack, ack_timeout_reported)
+{
+	struct redum_stack *stack = NULL;
+	struct redum_stack_stats st;
+	struct echo_tu_stats ets;
+	struct echo_tu *et = NULL;
+	int64_t end;
+	pid_t pid;
+
+	/* T1 50 ms: 64*T1 = 3.2 s */
+	cr_assert_eq(th_stack_start(&stack, 50), 0);
+	cr_assert_eq(echo_tu_start(&et, stack, false), 0);
+
+	pid = th_sipp_spawn(target_of(stack), th_free_port(), "-sf",
+			    th_scen("uac_no_ack.xml"), "-m", "1", NULL);
+	cr_assert_eq(th_sipp_wait(pid, SIPP_WAIT), 0, "sipp failed");
+
+	end = th_now() + 64 * 50 + 5000;
+	do {
+		usleep(20000);
+		redum_stack_stats(stack, &st);
+	} while (!st.ack_timeouts && th_now() < end);
+
+	cr_assert_eq(redum_stack_shutdown(stack, false), 0);
+	cr_assert_eq(echo_tu_join(et, &ets), 0);
+	cr_assert_eq(redum_stack_join(stack, &st), 0);
+
+	cr_assert_eq(st.ack_timeouts, 1);
+	cr_assert_eq(ets.ack_timeouts, 1);
+	cr_assert_eq(ets.acks, 0);
+	cr_assert_geq(st.retx_2xx, 3);
+}
+
+
+static const char *hdrs_for(char *buf, size_t sz, uint16_t peer,
+			    uint16_t self, const char *met, uint32_t cseq)
+{
+	snprintf(buf, sz,
+		 "To: <sip:uas@127.0.0.1:%u>\r\n"
+		 "From: <sip:test@127.0.0.1:%u>;tag=t%u\r\n"
+		 "Call-ID: redum-test-%u-%u\r\n"
+		 "CSeq: %u %s\r\n",
+		 peer, self, (unsigned)getpid(), (unsigned)getpid(), cseq,
+		 cseq, met);
+	return buf;
+}
+
+
+Test(stack, client_options_to_sipp_uas)
+{
+	struct redum_stack *stack = NULL;
+	struct redum_stack_event *ev;
+	struct redum_stack_stats st;
+	uint16_t peer = th_free_port();
+	char uri[64], hdrs[512];
+	struct ttu t;
+	pid_t pid;
+
+	cr_assert_eq(th_stack_start(&stack, 500), 0);
+	cr_assert_eq(ttu_start(&t, stack, 0), 0);
+
+	pid = th_sipp_spawn(NULL, peer, "-sf", th_scen("uas_options.xml"),
+			    "-m", "1", NULL);
+	cr_assert_gt(pid, 0);
+	usleep(300000);   /* let SIPp bind; a lost first try is resent */
+
+	snprintf(uri, sizeof(uri), "sip:uas@127.0.0.1:%u", peer);
+	cr_assert_eq(redum_stack_request(t.tu, 42, REDUM_STACK_F_CONTACT,
+					 "OPTIONS", uri, NULL,
+					 hdrs_for(hdrs, sizeof(hdrs), peer,
+						  th_stack_port(stack),
+						  "OPTIONS", 1),
+					 NULL, 0), 0);
+
+	ev = ttu_expect(&t, REDUM_STACK_EV_RESPONSE, 20000);
+	cr_assert_not_null(ev, "no response");
+	cr_assert_eq(ev->id, 42);
+	cr_assert_eq(ev->msg->scode, 200);
+	redum_stack_event_release(t.tu, ev);
+
+	cr_assert_eq(th_sipp_wait(pid, SIPP_WAIT), 0, "sipp failed");
+
+	cr_assert_eq(redum_stack_shutdown(stack, false), 0);
+	cr_assert(ttu_finish(&t, 10000));
+	cr_assert_eq(redum_stack_join(stack, &st), 0);
+	cr_assert_eq(st.req_out[REDUM_STACK_M_OPTIONS], 1);
+	cr_assert_eq(st.resp_in[1], 1);
+	cr_assert_eq(st.ctrans_alive, 0);
+}
+
+
+Test(stack, client_invite_ack_bye_to_sipp_uas)
+{
+	static const char sdp[] =
+		"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\n"
+		"c=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 7000 RTP/AVP 0\r\n";
+	struct redum_stack *stack = NULL;
+	struct redum_stack_event *ev;
+	struct redum_stack_stats st;
+	uint16_t peer = th_free_port();
+	char uri[64], from[64];
+	uint32_t cseq;
+	struct ttu t;
+	pid_t pid;
+
+	cr_assert_eq(th_stack_start(&stack, 500), 0);
+	cr_assert_eq(ttu_start(&t, stack, 0), 0);
+
+	pid = th_sipp_spawn(NULL, peer, "-sf", th_scen("uas_invite.xml"),
+			    "-m", "1", NULL);
+	cr_assert_gt(pid, 0);
+	usleep(300000);
+
+	snprintf(uri, sizeof(uri), "sip:uas@127.0.0.1:%u", peer);
+	snprintf(from, sizeof(from), "sip:test@127.0.0.1:%u",
+		 th_stack_port(stack));
+
+	cr_assert_eq(redum_stack_dlg_alloc(t.tu, 1, uri, uri, "test", from),
+		     0);
+	cr_assert_eq(redum_stack_drequest(t.tu, 7, 1, REDUM_STACK_F_CONTACT,
+					  "INVITE",
+					  "Content-Type: application/sdp\r\n",
+					  sdp, sizeof(sdp) - 1), 0);
+
+	/* 180, then 200 */
+	for (;;) {
+		ev = ttu_expect(&t, REDUM_STACK_EV_RESPONSE, 20000);
+		cr_assert_not_null(ev, "no response to INVITE");
+		cr_assert_eq(ev->id, 7);
+		cr_assert_eq(ev->dlg, 1);
+		if (ev->msg->scode >= 200)
+			break;
+		redum_stack_event_release(t.tu, ev);
+	}
+	cr_assert_eq(ev->msg->scode, 200);
+	cseq = ev->msg->cseq.num;
+	cr_assert_eq(redum_stack_dlg_create(t.tu, 1, ev), 0); /* consumed */
+
+	cr_assert_eq(redum_stack_ack(t.tu, 1, cseq, NULL, NULL, 0), 0);
+	cr_assert_eq(redum_stack_drequest(t.tu, 8, 1, 0, "BYE", NULL, NULL,
+					  0), 0);
+
+	ev = ttu_expect(&t, REDUM_STACK_EV_RESPONSE, 20000);
+	cr_assert_not_null(ev, "no response to BYE");
+	cr_assert_eq(ev->id, 8);
+	cr_assert_eq(ev->msg->scode, 200);
+	cr_assert_eq(pl_strcmp(&ev->msg->cseq.met, "BYE"), 0);
+	redum_stack_event_release(t.tu, ev);
+	cr_assert_eq(redum_stack_dlg_destroy(t.tu, 1), 0);
+
+	cr_assert_eq(th_sipp_wait(pid, SIPP_WAIT), 0, "sipp failed");
+
+	cr_assert_eq(redum_stack_shutdown(stack, false), 0);
+	cr_assert(ttu_finish(&t, 10000));
+	cr_assert_eq(redum_stack_join(stack, &st), 0);
+	cr_assert_eq(st.req_out[REDUM_STACK_M_INVITE], 1);
+	cr_assert_eq(st.req_out[REDUM_STACK_M_ACK], 1);
+	cr_assert_eq(st.req_out[REDUM_STACK_M_BYE], 1);
+	cr_assert_eq(st.cmd_failed, 0);
+	cr_assert_eq(st.dialogs_alive, 0);
+}
+
+
+/* A TU removed while requests wait for its answer: abandon answers them
+ * 503 and reports each; TransactionUserRemoved comes last. */
+Test(stack, tu_abandon_with_requests_in_flight)
+{
+	struct redum_stack *stack = NULL;
+	struct redum_stack_event *ev;
+	struct redum_stack_stats st;
+	unsigned reqs = 0, errs = 0;
+	struct ttu t;
+	pid_t pid;
+
+	cr_assert_eq(th_stack_start(&stack, 500), 0);
+	cr_assert_eq(ttu_start(&t, stack,
+			       REDUM_STACK_MBIT(REDUM_STACK_M_OPTIONS)), 0);
+
+	pid = th_sipp_spawn(target_of(stack), th_free_port(), "-sf",
+			    th_scen("uac_options_503.xml"), "-m", "10",
+			    "-r", "100", NULL);
+	cr_assert_gt(pid, 0);
+
+	while (reqs < 10) {
+		ev = ttu_expect(&t, REDUM_STACK_EV_REQUEST, 20000);
+		cr_assert_not_null(ev, "only %u requests", reqs);
+		++reqs;
+		redum_stack_event_release(t.tu, ev); /* view stays */
+	}
+
+	cr_assert_eq(redum_stack_tu_remove(t.tu, false), 0);
+	cr_assert_eq(redum_stack_tu_remove(t.tu, false), EALREADY);
+
+	while ((ev = ttu_next(&t, 10000)) != NULL) {
+		if (ev->type == REDUM_STACK_EV_SRV_ERROR) {
+			cr_assert_eq(ev->err, ECONNABORTED);
+			++errs;
+		}
+		redum_stack_event_release(t.tu, ev);
+	}
+	cr_assert(t.removed, "no TransactionUserRemoved");
+	cr_assert_eq(errs, 10);
+	cr_assert_eq(redum_stack_tu_free(t.tu), 0);
+
+	cr_assert_eq(th_sipp_wait(pid, SIPP_WAIT), 0, "sipp failed");
+
+	stop_stack(stack, false, &st);
+	cr_assert_geq(st.busy_503, 10);
+	cr_assert_eq(st.strans_alive, 0);
+}
+
+
+/* Graceful removal: the TU still answers what it has; new requests get
+ * 503 meanwhile; removed once done. */
+Test(stack, tu_graceful_removal_lets_transactions_finish)
+{
+	struct redum_stack *stack = NULL;
+	struct redum_stack_event *ev;
+	struct redum_stack_stats st;
+	uint64_t ids[5];
+	struct ttu t;
+	pid_t pid;
+
+	cr_assert_eq(th_stack_start(&stack, 500), 0);
+	cr_assert_eq(ttu_start(&t, stack,
+			       REDUM_STACK_MBIT(REDUM_STACK_M_OPTIONS)), 0);
+
+	pid = th_sipp_spawn(target_of(stack), th_free_port(), "-sf",
+			    th_scen("uac_options.xml"), "-m", "5", "-r",
+			    "100", NULL);
+	cr_assert_gt(pid, 0);
+
+	for (int i = 0; i < 5; i++) {
+		ev = ttu_expect(&t, REDUM_STACK_EV_REQUEST, 20000);
+		cr_assert_not_null(ev);
+		ids[i] = ev->id;
+		redum_stack_event_release(t.tu, ev);
+	}
+
+	cr_assert_eq(redum_stack_tu_remove(t.tu, true), 0);
+	ttu_pump(&t, 100);
+	cr_assert_not(t.removed, "removed with transactions pending");
+
+	/* a new request while leaving: 503 from the stack */
+	pid_t pid2 = th_sipp_spawn(target_of(stack), th_free_port(), "-sf",
+				   th_scen("uac_options_503.xml"), "-m", "1",
+				   NULL);
+	cr_assert_eq(th_sipp_wait(pid2, SIPP_WAIT), 0, "sipp 503 failed");
+
+	for (int i = 0; i < 5; i++)
+		cr_assert_eq(redum_stack_reply(t.tu, ids[i], 200, "OK", 0,
+					       NULL, NULL, 0), 0);
+
+	cr_assert(ttu_finish(&t, 10000), "no TransactionUserRemoved");
+	cr_assert_eq(th_sipp_wait(pid, SIPP_WAIT), 0, "sipp failed");
+
+	stop_stack(stack, false, &st);
+	cr_assert_geq(st.busy_503, 1);
+	cr_assert_eq(st.strans_alive, 0);
+}
+
+
+/* Forced stop with a server and a client transaction pending: each is
+ * answered or reported, then the TU is removed and the stack ends. */
+Test(stack, forced_shutdown_with_transactions_pending)
+{
+	struct redum_stack *stack = NULL;
+	struct redum_stack_event *ev;
+	struct redum_stack_stats st;
+	uint16_t silent = th_free_port();
+	bool srv_err = false, cli_err = false;
+	char uri[64], hdrs[512];
+	struct ttu t;
+	pid_t pid;
+
+	cr_assert_eq(th_stack_start(&stack, 500), 0);
+	cr_assert_eq(ttu_start(&t, stack,
+			       REDUM_STACK_MBIT(REDUM_STACK_M_OPTIONS)), 0);
+
+	/* a request to a port nobody answers: stays pending */
+	snprintf(uri, sizeof(uri), "sip:nobody@127.0.0.1:%u", silent);
+	cr_assert_eq(redum_stack_request(t.tu, 99, 0, "OPTIONS", uri, NULL,
+					 hdrs_for(hdrs, sizeof(hdrs), silent,
+						  th_stack_port(stack),
+						  "OPTIONS", 1),
+					 NULL, 0), 0);
+
+	pid = th_sipp_spawn(target_of(stack), th_free_port(), "-sf",
+			    th_scen("uac_options_503.xml"), "-m", "1", NULL);
+	ev = ttu_expect(&t, REDUM_STACK_EV_REQUEST, 20000);
+	cr_assert_not_null(ev);
+	redum_stack_event_release(t.tu, ev);
+
+	cr_assert_eq(redum_stack_shutdown(stack, true), 0);
+
+	while ((ev = ttu_next(&t, 10000)) != NULL) {
+		if (ev->type == REDUM_STACK_EV_SRV_ERROR)
+			srv_err = ev->err == ECONNABORTED;
+		if (ev->type == REDUM_STACK_EV_CLI_ERROR)
+			cli_err = ev->id == 99 && ev->err == ECONNABORTED;
+		redum_stack_event_release(t.tu, ev);
+	}
+	cr_assert(t.removed);
+	cr_assert(srv_err, "server transaction not reported");
+	cr_assert(cli_err, "client transaction not reported");
+	cr_assert_eq(redum_stack_tu_free(t.tu), 0);
+
+	cr_assert_eq(redum_stack_join(stack, &st), 0);
+	cr_assert_eq(th_sipp_wait(pid, SIPP_WAIT), 0, "sipp failed");
+	cr_assert_eq(st.strans_alive, 0);
+	cr_assert_eq(st.ctrans_alive, 0);
+}
+
+
+/* Commands naming unknown ids are refused and reported, not fatal. */
+Test(stack, bad_commands_reported)
+{
+	struct redum_stack *stack = NULL;
+	struct redum_stack_event *ev;
+	struct redum_stack_stats st;
+	struct ttu t;
+
+	cr_assert_eq(th_stack_start(&stack, 500), 0);
+	cr_assert_eq(ttu_start(&t, stack, 0), 0);
+
+	cr_assert_eq(redum_stack_reply(t.tu, 12345, 200, "OK", 0, NULL, NULL,
+				       0), 0);
+	ev = ttu_expect(&t, REDUM_STACK_EV_CMD_FAILED, 5000);
+	cr_assert_not_null(ev);
+	cr_assert_eq(ev->id, 12345);
+	cr_assert_eq(ev->err, ENOENT);
+	redum_stack_event_release(t.tu, ev);
+
+	cr_assert_eq(redum_stack_drequest(t.tu, 5, 77, 0, "BYE", NULL, NULL,
+					  0), 0);
+	ev = ttu_expect(&t, REDUM_STACK_EV_CMD_FAILED, 5000);
+	cr_assert_not_null(ev);
+	cr_assert_eq(ev->err, ENOENT);
+	redum_stack_event_release(t.tu, ev);
+
+	cr_assert_eq(redum_stack_reply(t.tu, 1, 99, "x", 0, NULL, NULL, 0),
+		     EINVAL);
+	cr_assert_eq(redum_stack_request(t.tu, 1, 0, "ACK", "sip:a@1.2.3.4",
+					 NULL, "", NULL, 0), EINVAL);
+
+	cr_assert_eq(redum_stack_shutdown(stack, false), 0);
+	cr_assert(ttu_finish(&t, 10000));
+	cr_assert_eq(redum_stack_join(stack, &st), 0);
+	cr_assert_geq(st.cmd_rejected, 1);
+}
+
+
+/* A full TU FIFO is never silent: new requests get 503 + Retry-After;
+ * events about existing transactions wait in the overflow list and all
+ * arrive, in order, before TransactionUserRemoved. */
+Test(stack, full_tu_fifo_503_and_overflow)
+{
+	struct redum_stack_tu_conf conf = {
+		.name = "small",
+		.methods = REDUM_STACK_MBIT(REDUM_STACK_M_OPTIONS),
+		.capacity = 2,
+	};
+	struct redum_stack *stack = NULL;
+	struct redum_stack_event *ev;
+	struct redum_stack_stats st;
+	unsigned reqs = 0, errs = 0;
+	int64_t end;
+	struct ttu t;
+	pid_t pid;
+
+	cr_assert_eq(th_stack_start(&stack, 500), 0);
+	struct redum_fifo_stats fs;
+	unsigned cap;
+
+	/* a tiny FIFO (rounded up by the FIFO: read back what it holds) */
+	cr_assert_eq(ttu_start_conf(&t, stack, &conf), 0);
+	redum_stack_tu_fifo_stats(t.tu, &fs);
+	cap = fs.capacity;
+	cr_assert(cap >= 2 && cap < 10, "capacity %u", cap);
+
+	/* the TU does not drain while SIPp sends 10 OPTIONS */
+	pid = th_sipp_spawn(target_of(stack), th_free_port(), "-sf",
+			    th_scen("uac_options_503.xml"), "-m", "10",
+			    "-r", "100", NULL);
+	end = th_now() + 20000;
+	do {
+		usleep(20000);
+		redum_stack_stats(stack, &st);
+	} while (st.busy_503 < 10 - cap && th_now() < end);
+	cr_assert_eq(st.busy_503, 10 - cap, "busy %llu",
+		     (unsigned long long)st.busy_503);
+
+	/* abandon: cap SRV_ERROR events find the FIFO full: overflow */
+	cr_assert_eq(redum_stack_tu_remove(t.tu, false), 0);
+	end = th_now() + 5000;
+	do {
+		usleep(20000);
+		redum_stack_stats(stack, &st);
+	} while (st.overflowed < cap && th_now() < end);
+	cr_assert_geq(st.overflowed, cap);
+
+	while ((ev = ttu_next(&t, 10000)) != NULL) {
+		if (ev->type == REDUM_STACK_EV_REQUEST) {
+			cr_assert_eq(errs, 0, "request after an error");
+			++reqs;
+		}
+		if (ev->type == REDUM_STACK_EV_SRV_ERROR)
+			++errs;
+		redum_stack_event_release(t.tu, ev);
+	}
+	cr_assert(t.removed);
+	cr_assert_eq(reqs, cap);
+	cr_assert_eq(errs, cap);
+	cr_assert_eq(redum_stack_tu_free(t.tu), 0);
+
+	cr_assert_eq(th_sipp_wait(pid, SIPP_WAIT), 0, "sipp failed");
+	stop_stack(stack, false, &st);
+	cr_assert_geq(st.busy_503, 10);
+}
+
+
+/* CANCEL of a pending INVITE: libre answers the CANCEL 200, the stack the
+ * INVITE 487; the TU is told and hands the view back. */
+Test(stack, cancel_pending_invite)
+{
+	struct redum_stack *stack = NULL;
+	struct redum_stack_event *ev;
+	struct redum_stack_stats st;
+	uint64_t id;
+	struct ttu t;
+	pid_t pid;
+
+	cr_assert_eq(th_stack_start(&stack, 500), 0);
+	cr_assert_eq(ttu_start(&t, stack,
+			       REDUM_STACK_MBIT(REDUM_STACK_M_INVITE)), 0);
+
+	pid = th_sipp_spawn(target_of(stack), th_free_port(), "-sf",
+			    th_scen("uac_cancel.xml"), "-m", "1", NULL);
+
+	ev = ttu_expect(&t, REDUM_STACK_EV_REQUEST, 20000);
+	cr_assert_not_null(ev);
+	cr_assert_eq(pl_strcmp(&ev->msg->met, "INVITE"), 0);
+	id = ev->id;
+	redum_stack_event_release(t.tu, ev);
+
+	ev = ttu_expect(&t, REDUM_STACK_EV_CANCELLED, 20000);
+	cr_assert_not_null(ev, "no CANCELLED");
+	cr_assert_eq(ev->id, id);
+	redum_stack_event_release(t.tu, ev);
+
+	/* a late final is not sent, but hands the view back */
+	cr_assert_eq(redum_stack_reply(t.tu, id, 200, "OK", 0, NULL, NULL, 0),
+		     0);
+
+	cr_assert_eq(th_sipp_wait(pid, SIPP_WAIT), 0, "sipp failed");
+
+	cr_assert_eq(redum_stack_shutdown(stack, false), 0);
+	cr_assert(ttu_finish(&t, 10000));
+	cr_assert_eq(redum_stack_join(stack, &st), 0);
+	cr_assert_eq(st.req_in[REDUM_STACK_M_CANCEL], 1);
+	cr_assert_eq(st.resp_out[3], 1);          /* the 487 */
+	cr_assert_eq(st.resp_out[1], 1);          /* 200 to CANCEL only */
+	cr_assert_eq(st.strans_alive, 0);
+}
