@@ -95,6 +95,43 @@ const char *redum_dum_ev_name(enum redum_dum_ev_type type)
 }
 
 
+/** A reason phrase for a status code the application gave none for. */
+const char *dum_reason(uint16_t scode)
+{
+	switch (scode) {
+	case 180: return "Ringing";
+	case 181: return "Call Is Being Forwarded";
+	case 182: return "Queued";
+	case 183: return "Session Progress";
+	case 200: return "OK";
+	case 202: return "Accepted";
+	case 400: return "Bad Request";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 480: return "Temporarily Unavailable";
+	case 481: return "Call/Transaction Does Not Exist";
+	case 486: return "Busy Here";
+	case 487: return "Request Terminated";
+	case 488: return "Not Acceptable Here";
+	case 491: return "Request Pending";
+	case 500: return "Server Internal Error";
+	case 501: return "Not Implemented";
+	case 503: return "Service Unavailable";
+	case 600: return "Busy Everywhere";
+	case 603: return "Decline";
+	default: break;
+	}
+
+	if (scode < 200) return "Session Progress";
+	if (scode < 300) return "OK";
+	if (scode < 400) return "Redirect";
+	if (scode < 500) return "Client Error";
+	if (scode < 600) return "Server Error";
+	return "Global Failure";
+}
+
+
 void redum_dum_conf_init(struct redum_dum_conf *conf)
 {
 	if (!conf)

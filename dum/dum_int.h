@@ -227,6 +227,7 @@ bool dum_congested(struct redum_dum *dum);
 void dum_reply_503(struct redum_dum *dum, uint64_t srv);
 void dum_stack_err(struct redum_dum *dum, int err);
 uint64_t dum_new_handle(struct redum_dum *dum);
+const char *dum_reason(uint16_t scode);
 
 /* events to the application */
 struct redum_dum_event *dum_ev_new(struct dum_usage *u,

@@ -430,6 +430,11 @@ static void initial_response(struct inv *inv, struct redum_stack_event *ev)
 	}
 
 	if (msg->scode < 200) {
+		/* 100 is hop-by-hop: not the application's business */
+		if (msg->scode == 100) {
+			redum_stack_event_release(dum->tu, ev);
+			return;
+		}
 		if (inv->u.state == REDUM_INV_CALLING)
 			dum_usage_set_state(&inv->u, REDUM_INV_EARLY);
 		if (inv->u.state == REDUM_INV_EARLY)
@@ -920,7 +925,7 @@ static void cmd_answer(struct inv *inv, struct dum_cmd *cmd)
 		flags |= REDUM_STACK_F_NO_ACK_VIEW;
 
 	err = reply(inv, st->id, cmd->scode, cmd->reason ? cmd->reason :
-		    (cmd->scode >= 200 ? "OK" : "Ringing"), flags, cmd->ctype,
+		    dum_reason(cmd->scode), flags, cmd->ctype,
 		    cmd->body, cmd->body_len, NULL);
 	if (err) {
 		dum_post_error(inv->u.dum, inv->u.cls->type, inv->u.h, err);
@@ -952,7 +957,8 @@ static void cmd_reject(struct inv *inv, struct dum_cmd *cmd)
 		return;
 	}
 
-	reply_pending(inv, scode, cmd->reason ? cmd->reason : NULL);
+	reply_pending(inv, scode, cmd->reason ? cmd->reason :
+		      dum_reason(scode));
 
 	if (state == REDUM_INV_REINVITE_RECEIVED)
 		to_connected(inv);

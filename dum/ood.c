@@ -231,7 +231,7 @@ static void req_command(struct dum_usage *u, struct dum_cmd *cmd)
 	if (!err)
 		err = redum_stack_reply(dum->tu, r->st->id, cmd->scode,
 					cmd->reason ? cmd->reason :
-					(cmd->scode < 300 ? "OK" : "Error"),
+					dum_reason(cmd->scode),
 					0, hdrs, cmd->body, cmd->body_len);
 	mem_deref(hdrs);
 

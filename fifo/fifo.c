@@ -53,6 +53,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <ck_ring.h>
@@ -99,6 +100,7 @@ void AnnotateIgnoreWritesEnd(const char *file, int line);
 enum {
 	FIFO_CACHELINE = 64,
 	FIFO_DEFAULT_BATCH = 256,
+	FIFO_SPIN_NS = 2000,      /* default look before sleeping */
 };
 
 /* state: bit 31 = closed, bits 0..30 = producers inside push (MPSC). */
@@ -124,6 +126,7 @@ struct redum_fifo {
 	redum_fifo_close_h *closeh;
 	void *arg;
 	uint32_t batch;
+	uint32_t spin_ns;         /* redum_fifo_set_spin() */
 	bool on_libre;            /* attach() (fd_listen) vs attach_manual() */
 	pthread_t consumer;       /* valid once `attached` is set */
 	atomic_bool attaching;    /* claims the consumer role (EALREADY) */
@@ -149,6 +152,7 @@ struct redum_fifo {
 	/* Consumer side: single writer. */
 	alignas(FIFO_CACHELINE) _Atomic uint32_t head; /* MPSC, for others */
 	uint32_t chead;           /* MPSC: the consumer's own copy */
+	uint32_t spin_cur;        /* adaptive spin budget (fifo_spin) */
 	bool done;                /* final message delivered */
 	_Atomic uint64_t dequeued;
 	_Atomic uint64_t self_rings;
@@ -337,6 +341,8 @@ int redum_fifo_alloc(struct redum_fifo **fifop, enum redum_fifo_mode mode,
 
 	fifo->mode = mode;
 	fifo->batch = FIFO_DEFAULT_BATCH;
+	fifo->spin_ns = FIFO_SPIN_NS;
+	fifo->spin_cur = FIFO_SPIN_NS;
 
  out:
 	if (err)
@@ -428,7 +434,78 @@ static inline bool fifo_dequeue(struct redum_fifo *fifo, void **msgp)
 }
 
 
-static uint32_t fifo_drain(struct redum_fifo *fifo)
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield" ::: "memory");
+#endif
+}
+
+
+static inline uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+
+/*
+ * The ring just went empty: before paying for a sleep (reset the doorbell,
+ * a producer's eventfd write, the loop's epoll_wait and its wake-up: four
+ * system calls and two context switches, 10+ us on a paravirtualised VM),
+ * watch it for a moment. Under a steady stream the next message is
+ * typically there within a few hundred ns; this is what keeps a busy FIFO
+ * from costing a doorbell every few dozen messages (docs/BENCHMARKS.md).
+ *
+ * Adaptive, because a spin that finds nothing is pure loss, and worse than
+ * that on an oversubscribed box, where it holds the very core the peer
+ * needs to answer (measured: ping-pong twice as slow with a fixed 2 us
+ * spin under load). After a spin that found nothing the budget halves
+ * (down to spin_ns / 16, so it keeps probing), after one that found a
+ * message it doubles (up to spin_ns).
+ */
+static bool fifo_spin(struct redum_fifo *fifo)
+{
+	uint64_t deadline;
+	unsigned i;
+
+	if (!fifo->spin_ns)
+		return false;
+
+	deadline = mono_ns() + fifo->spin_cur;
+	for (i = 1;; ++i) {
+		if (!ring_empty(fifo)) {
+			fifo->spin_cur = fifo->spin_cur * 2 > fifo->spin_ns ?
+				fifo->spin_ns : fifo->spin_cur * 2;
+			return true;
+		}
+		cpu_relax();
+		if (i % 8 == 0 && mono_ns() >= deadline)
+			break;
+	}
+
+	fifo->spin_cur /= 2;
+	if (fifo->spin_cur < fifo->spin_ns / 16)
+		fifo->spin_cur = fifo->spin_ns / 16;
+
+	return false;
+}
+
+
+/*
+ * The consumer. @p hot: the doorbell is known to be readable (we were
+ * called by the loop for it and have not reset it yet).
+ *
+ * The doorbell is reset only right before arming, not on entry: while the
+ * consumer is busy it stays readable, so returning at the batch bound costs
+ * one epoll_wait that returns at once instead of write + epoll_wait + read.
+ */
+static uint32_t fifo_drain(struct redum_fifo *fifo, bool hot)
 {
 	const uint32_t batch = fifo->batch;
 	uint32_t n = 0;
@@ -438,10 +515,7 @@ static uint32_t fifo_drain(struct redum_fifo *fifo)
 	if (fifo->done)
 		return 0;
 
-	/* Reset the doorbell before looking at the ring: a ring after this
-	 * read is for messages we may not see now, so it must stay. */
-	if (read(fifo->efd, &val, sizeof(val)) == (ssize_t)sizeof(val))
-		counter_inc1(&fifo->wakes);
+	counter_inc1(&fifo->wakes);
 
 	/* We are awake: producers need not ring (a system call each) until
 	 * we arm again. If a producer took the flag first it rings, which
@@ -461,13 +535,24 @@ static uint32_t fifo_drain(struct redum_fifo *fifo)
 
 		if (n >= batch && !ring_empty(fifo)) {
 			/* Batch bound: let the loop serve its other fds and
-			 * timers, and come back on the next iteration. */
-			efd_write(fifo->efd);
+			 * timers. It comes back here only if the doorbell is
+			 * readable: it still is if hot, else ring it. */
+			if (!hot)
+				efd_write(fifo->efd);
 			counter_inc1(&fifo->self_rings);
 			return n;
 		}
 
-		/* Looks empty: arm, then re-check (see the file comment). */
+		if (fifo_spin(fifo))
+			continue;
+
+		/* Going to sleep. Reset the doorbell first: any ring after
+		 * this read is for a message we might not see below, so it
+		 * must stay. Then arm, then re-check (file comment). */
+		if (read(fifo->efd, &val, sizeof(val)) < 0) {
+			/* EAGAIN: it was not rung. */
+		}
+		hot = false;
 		atomic_store_explicit(&fifo->armed, 1, memory_order_relaxed);
 		fifo_fence();
 
@@ -495,8 +580,7 @@ static uint32_t fifo_drain(struct redum_fifo *fifo)
 
 static void fifo_fd_handler(int flags, void *arg)
 {
-	(void)flags;
-	(void)fifo_drain(arg);
+	(void)fifo_drain(arg, (flags & FD_READ) != 0);
 }
 
 
@@ -554,6 +638,16 @@ int redum_fifo_attach_manual(struct redum_fifo *fifo, redum_fifo_msg_h *msgh,
 }
 
 
+void redum_fifo_set_spin(struct redum_fifo *fifo, uint32_t spin_ns)
+{
+	if (!fifo)
+		return;
+
+	fifo->spin_ns = spin_ns;
+	fifo->spin_cur = spin_ns;
+}
+
+
 int redum_fifo_fd(const struct redum_fifo *fifo)
 {
 	return fifo ? fifo->efd : -1;
@@ -566,7 +660,9 @@ uint32_t redum_fifo_drain(struct redum_fifo *fifo)
 					   memory_order_relaxed))
 		return 0;
 
-	return fifo_drain(fifo);
+	/* The caller may call us without a poll: the doorbell's state is
+	 * unknown, so the batch bound rings it. */
+	return fifo_drain(fifo, false);
 }
 
 

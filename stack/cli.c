@@ -163,6 +163,41 @@ struct tu_rec *dlg_route(struct redum_stack *stack, const struct sip_msg *msg,
 }
 
 
+/** UAS dialog @p id from @p msg (sip_dialog_accept). */
+int dlg_accept_msg(struct redum_stack *stack, struct tu_rec *rec,
+		   uint64_t id, const struct sip_msg *msg)
+{
+	struct sip_dialog *sd = NULL;
+	int err;
+
+	STACK_OWNED(stack);
+
+	if (dlg_find(stack, rec, id))
+		return EEXIST;
+
+	err = sip_dialog_accept(&sd, msg);
+	if (err)
+		return err;
+
+	return dlg_new(stack, rec, id, sd) ? 0 : ENOMEM;
+}
+
+
+int dlg_destroy_id(struct redum_stack *stack, struct tu_rec *rec, uint64_t id)
+{
+	struct dlg *d;
+
+	STACK_OWNED(stack);
+
+	d = dlg_find(stack, rec, id);
+	if (!d)
+		return ENOENT;
+
+	mem_deref(d);
+	return 0;
+}
+
+
 void dlg_flush(struct redum_stack *stack, struct tu_rec *rec)
 {
 	STACK_OWNED(stack);
@@ -523,10 +558,9 @@ void cli_cmd(struct redum_stack *stack, struct tu_rec *rec, struct cmd *cmd)
 			cmd_failed(stack, rec, cmd->id, cmd->id2, ENOENT);
 			break;
 		}
-		err = sip_dialog_accept(&sd, msg);
-		if (err || !dlg_new(stack, rec, cmd->id2, sd))
-			cmd_failed(stack, rec, 0, cmd->id2,
-				   err ? err : ENOMEM);
+		err = dlg_accept_msg(stack, rec, cmd->id2, msg);
+		if (err)
+			cmd_failed(stack, rec, 0, cmd->id2, err);
 		break;
 
 	case CMD_DLG_CREATE:
@@ -560,12 +594,8 @@ void cli_cmd(struct redum_stack *stack, struct tu_rec *rec, struct cmd *cmd)
 		break;
 
 	case CMD_DLG_DESTROY:
-		d = dlg_find(stack, rec, cmd->id2);
-		if (!d) {
+		if (dlg_destroy_id(stack, rec, cmd->id2))
 			CNT_INC(stack->c.cmd_rejected);
-			break;
-		}
-		mem_deref(d);
 		break;
 
 	default:

@@ -452,6 +452,19 @@ void srv_cmd_reply(struct redum_stack *stack, struct tu_rec *rec,
 		return;
 	}
 
+	if (cmd->flags & REDUM_STACK_F_DLG_ACCEPT) {
+		err = dlg_accept_msg(stack, rec, cmd->id2, srv->msg);
+		if (err) {
+			CNT_INC(stack->c.cmd_failed);
+			stack_post(stack, rec,
+				   stack_ev_alloc(REDUM_STACK_EV_CMD_FAILED,
+						  srv->id, cmd->id2, err));
+		}
+		else {
+			srv->dlg = cmd->id2;
+		}
+	}
+
 	if (cmd->flags & REDUM_STACK_F_CONTACT)
 		re_snprintf(contact, sizeof(contact),
 			    "Contact: <sip:%J;transport=%s>\r\n",
@@ -471,6 +484,8 @@ void srv_cmd_reply(struct redum_stack *stack, struct tu_rec *rec,
 	if (err) {
 		/* libre dropped the strans: the transaction is over */
 		CNT_INC(stack->c.send_errors);
+		if (cmd->flags & REDUM_STACK_F_DLG_DESTROY)
+			(void)dlg_destroy_id(stack, rec, cmd->id2);
 		srv->final = true;
 		if (cmd->scode >= 200)
 			srv->view = false;
@@ -482,6 +497,10 @@ void srv_cmd_reply(struct redum_stack *stack, struct tu_rec *rec,
 	}
 
 	count_reply(stack, cmd->scode);
+
+	if ((cmd->flags & REDUM_STACK_F_DLG_DESTROY) &&
+	    dlg_destroy_id(stack, rec, cmd->id2))
+		CNT_INC(stack->c.cmd_rejected);
 
 	if (cmd->scode < 200)
 		return;

@@ -107,7 +107,7 @@ void redum_stack_conf_init(struct redum_stack_conf *conf)
 	conf->obj_hsize    = DEFAULT_HSIZE;
 	conf->udp_rcvbuf   = 4u << 20;
 	conf->udp_sndbuf   = 4u << 20;
-	conf->udp_rxsz     = 4096;
+	conf->udp_rxsz     = 0;         /* libre's 8192: no truncation */
 	conf->cmd_capacity = DEFAULT_CAPACITY;
 	conf->t1_ms        = SIP_T1;
 	conf->t2_ms        = SIP_T2;
@@ -1226,24 +1226,40 @@ static int cmd_send(const struct redum_stack_tu *tu, struct cmd *cmd)
 }
 
 
-int redum_stack_reply(struct redum_stack_tu *tu, uint64_t id, uint16_t scode,
-		      const char *reason, uint32_t flags, const char *hdrs,
-		      const void *body, size_t body_len)
+int redum_stack_reply_dlg(struct redum_stack_tu *tu, uint64_t id,
+			  uint64_t dlg, uint16_t scode, const char *reason,
+			  uint32_t flags, const char *hdrs, const void *body,
+			  size_t body_len)
 {
 	struct cmd *cmd;
 
 	if (!tu || !id || scode < 100 || scode > 699 || !reason)
+		return EINVAL;
+	if (!dlg && (flags & (REDUM_STACK_F_DLG_ACCEPT |
+			      REDUM_STACK_F_DLG_DESTROY)))
 		return EINVAL;
 
 	cmd = cmd_alloc(CMD_REPLY, tu, reason, NULL, NULL, NULL, hdrs, body,
 			body_len);
 	if (cmd) {
 		cmd->id = id;
+		cmd->id2 = dlg;
 		cmd->scode = scode;
 		cmd->flags = flags;
 	}
 
 	return cmd_send(tu, cmd);
+}
+
+
+int redum_stack_reply(struct redum_stack_tu *tu, uint64_t id, uint16_t scode,
+		      const char *reason, uint32_t flags, const char *hdrs,
+		      const void *body, size_t body_len)
+{
+	return redum_stack_reply_dlg(tu, id, 0, scode, reason,
+				     flags & ~(uint32_t)(REDUM_STACK_F_DLG_ACCEPT |
+						   REDUM_STACK_F_DLG_DESTROY),
+				     hdrs, body, body_len);
 }
 
 

@@ -172,6 +172,10 @@ void cli_abandon(struct redum_stack *stack, struct tu_rec *rec);
 void dlg_flush(struct redum_stack *stack, struct tu_rec *rec);
 struct tu_rec *dlg_route(struct redum_stack *stack, const struct sip_msg *msg,
 			 uint64_t *dlgid);
+int  dlg_accept_msg(struct redum_stack *stack, struct tu_rec *rec,
+		    uint64_t id, const struct sip_msg *msg);
+int  dlg_destroy_id(struct redum_stack *stack, struct tu_rec *rec,
+		    uint64_t id);
 
 /* sock.c */
 struct fdset;

@@ -389,6 +389,11 @@ static void fire_slot(struct wheel *w, unsigned s)
 
 		th(arg);
 	}
+
+	/* Normally clear already; not if another thread broke the contract
+	 * and unlinked a timer of ours (a set bit on an empty slot would
+	 * stall the wheel at this slot). */
+	occ_clear(w, 0, s);
 }
 
 

@@ -3,7 +3,10 @@
  *
  * Every thread boundary in redum is one of these: a bounded ring of pointers
  * with one consumer thread and one (SPSC) or many (MPSC) producer threads,
- * plus an eventfd doorbell that wakes the consumer's libre loop.
+ * plus an eventfd doorbell that wakes the consumer's libre loop. SPSC is a
+ * ck_ring; MPSC is a ring with a sequence number per slot, so producers
+ * never wait for one another (ck_ring's MP enqueue publishes in ticket
+ * order: see fifo/fifo.c for why it was not used).
  *
  * Ownership: a message is a pointer; a successful push hands the object it
  * points to over to the consumer. A failed push leaves it with the producer.
@@ -12,15 +15,22 @@
  * Wake-ups: the producer rings the doorbell only when the consumer has armed
  * it, i.e. when the consumer found the ring empty and may go to sleep. Wakes
  * coalesce; the consumer always drains until empty or until its per-wake
- * batch bound, and re-arms with a re-check so no wake is ever lost.
+ * batch bound, and re-arms with a re-check so no wake is ever lost. Before
+ * arming, the consumer watches the empty ring for a moment (default 2 us,
+ * redum_fifo_set_spin()), so a steady stream costs no system call at all.
  *
  * Close (after Asterisk stasis): redum_fifo_close() makes later pushes fail
  * with EPIPE and makes the consumer receive exactly one final message (the
  * close handler) after every message whose push succeeded. Join waits until
  * that final message has been processed.
  *
- * Progress guarantees: push is lock-free (SPSC: wait-free); drain is
- * wait-free per message; close is lock-free; join blocks.
+ * Progress guarantees: push is lock-free (SPSC: wait-free); a producer
+ * preempted inside push delays the delivery of its own message and of those
+ * behind it, never another producer. Drain is wait-free per message (it
+ * spins up to the spin time before returning to sleep); close is lock-free;
+ * join blocks.
+ *
+ * Messages are opaque pointer values; NULL is a valid message.
  */
 #ifndef REDUM_FIFO_H
 #define REDUM_FIFO_H
@@ -58,9 +68,12 @@ struct redum_fifo_stats {
 	uint64_t dequeued;      /**< messages handed to the message handler    */
 	uint64_t rejected_full; /**< pushes refused with ENOSPC                */
 	uint64_t rejected_closed; /**< pushes refused with EPIPE               */
-	uint64_t doorbells;     /**< eventfd writes by producers               */
-	uint64_t self_rings;    /**< eventfd writes by the consumer (batch cap) */
-	uint64_t wakes;         /**< times the consumer was woken              */
+	uint64_t doorbells;     /**< eventfd writes by producers (and close)   */
+	uint64_t self_rings;    /**< times the batch bound sent the consumer
+				     back to its loop with messages left (the
+				     doorbell is left readable, or rung)    */
+	uint64_t wakes;         /**< consumer passes: doorbell handler runs
+				     (attach) or redum_fifo_drain() calls   */
 	uint32_t depth;         /**< messages in the ring now                  */
 	uint32_t high_water;    /**< most messages ever in the ring            */
 	uint32_t capacity;      /**< most messages the ring can hold           */
@@ -74,7 +87,9 @@ struct redum_fifo_stats {
  *
  * @param fifop     receives the FIFO
  * @param mode      REDUM_FIFO_SPSC or REDUM_FIFO_MPSC
- * @param capacity  messages it must hold (>= 1; rounded up internally)
+ * @param capacity  messages it must hold (1 .. 2^30; rounded up: SPSC to
+ *                  2^n - 1, MPSC to 2^n >= 2; redum_fifo_stats() gives
+ *                  the real capacity)
  * @return 0, EINVAL, ENOMEM, or an errno from eventfd()
  */
 int redum_fifo_alloc(struct redum_fifo **fifop, enum redum_fifo_mode mode,
@@ -119,9 +134,24 @@ int redum_fifo_attach_manual(struct redum_fifo *fifo, redum_fifo_msg_h *msgh,
 int redum_fifo_fd(const struct redum_fifo *fifo);
 
 /**
+ * Sets the longest the consumer watches an empty ring before it arms the
+ * doorbell and returns to sleep: 0 sleeps at once; the default is 2000 ns.
+ * Spinning saves the sleep/wake round (four system calls, two context
+ * switches) whenever the next message comes within the spin, which under a
+ * steady stream is nearly always. The spin adapts: it halves after a spin
+ * that found nothing (down to 1/16) and doubles after one that found a
+ * message, so a peer that answers slowly costs little. Set 0 where that CPU
+ * time is better given to other threads.
+ *
+ * Thread: the consumer thread, or any thread before attach. Wait-free.
+ */
+void redum_fifo_set_spin(struct redum_fifo *fifo, uint32_t spin_ns);
+
+/**
  * Handles up to the batch bound of messages, then the final message if the
  * FIFO is closed and empty. If messages remain after the batch the doorbell
- * is rung again so the next poll returns at once; otherwise it is re-armed.
+ * is rung again so the next poll returns at once; otherwise (after the spin,
+ * see redum_fifo_set_spin()) it is reset and re-armed.
  *
  * Thread: the consumer thread (attached with redum_fifo_attach_manual()).
  * @return number of messages handled (the final message not counted)

@@ -102,9 +102,8 @@ struct redum_stack_conf {
 	uint32_t udp_sndbuf;    /**< SO_SNDBUF bytes (0 = keep kernel's)     */
 	uint32_t udp_rxsz;      /**< bytes libre allocates per received UDP
 				     datagram (0 = libre's 8192); larger
-				     datagrams are truncated (dropped). libre
-				     keeps each request of a transaction 32 s:
-				     this bounds that memory             */
+				     datagrams are truncated (dropped); set
+				     on a socket at its first request      */
 	uint32_t cmd_capacity;  /**< command FIFO capacity                  */
 	uint32_t t1_ms;         /**< T1 of the 2xx retransmission (500)     */
 	uint32_t t2_ms;         /**< T2 of the 2xx retransmission (4000)    */
@@ -114,7 +113,8 @@ struct redum_stack_conf {
 };
 
 /** Defaults: no listeners, hashes sized for ~20k transactions/s kept 64 s
- *  (2^19 buckets), 4 MiB UDP buffers, 4 KiB UDP datagrams, 65536 commands,
+ *  (2^19 buckets), 4 MiB UDP buffers, libre's 8 KiB UDP datagrams, 65536
+ *  commands,
  *  T1 500 ms, T2 4 s, graceful 32 s, force 2 s, Retry-After 5.
  *  Thread: any. */
 void redum_stack_conf_init(struct redum_stack_conf *conf);
@@ -363,6 +363,11 @@ enum {
 	REDUM_STACK_F_NO_ACK_VIEW = 1u << 1,
 	/** request: no provisional responses reported */
 	REDUM_STACK_F_NO_PROV     = 1u << 2,
+	/** redum_stack_reply_dlg(): first accept dialog @p dlg from the
+	 *  request (as redum_stack_dlg_accept), then reply */
+	REDUM_STACK_F_DLG_ACCEPT  = 1u << 3,
+	/** redum_stack_reply_dlg(): destroy dialog @p dlg after the reply */
+	REDUM_STACK_F_DLG_DESTROY = 1u << 4,
 };
 
 /**
@@ -376,6 +381,17 @@ enum {
 int redum_stack_reply(struct redum_stack_tu *tu, uint64_t id, uint16_t scode,
 		      const char *reason, uint32_t flags, const char *hdrs,
 		      const void *body, size_t body_len);
+
+/** redum_stack_reply() plus dialog work in the same command (one FIFO
+ *  crossing instead of two): REDUM_STACK_F_DLG_ACCEPT creates UAS dialog
+ *  @p dlg from the request before the reply goes out (a failure is
+ *  reported with EV_CMD_FAILED, the reply is still sent);
+ *  REDUM_STACK_F_DLG_DESTROY destroys dialog @p dlg after it (e.g. the 200
+ *  to a BYE). */
+int redum_stack_reply_dlg(struct redum_stack_tu *tu, uint64_t id,
+			  uint64_t dlg, uint16_t scode, const char *reason,
+			  uint32_t flags, const char *hdrs, const void *body,
+			  size_t body_len);
 
 /** Hands the view of server transaction @p id back without a reply (an
  *  unanswered transaction gets 500 from the stack). */

@@ -121,10 +121,15 @@ int tapp_start(struct tapp *a, uint32_t t1_ms,
 {
 	struct redum_stack_conf sc;
 	struct redum_dum_handlers hd;
+	bool options_app = a->options_app, attached = a->attached;
+	bool no_start = a->no_start;
 	struct sa la;
 	int err;
 
 	memset(a, 0, sizeof(*a));
+	a->options_app = options_app;
+	a->attached = attached;
+	a->no_start = no_start;
 
 	redum_stack_conf_init(&sc);
 	sc.software = "redum-dum-test";
@@ -171,13 +176,23 @@ int tapp_start(struct tapp *a, uint32_t t1_ms,
 	if (err)
 		return err;
 
+	if (attached) {
+		/* the embedding mode: both on this thread's loop */
+		err = redum_dum_attach(a->dum);
+		if (!err)
+			err = redum_dum_app_attach(a->dum, false, 0);
+		return err;
+	}
+
 	err = redum_dum_app_attach(a->dum, true, 0);
 	if (err)
 		return err;
 
-	err = redum_dum_start(a->dum);
-	if (err)
-		return err;
+	if (!no_start) {
+		err = redum_dum_start(a->dum);
+		if (err)
+			return err;
+	}
 
 	if (napps < sizeof(apps) / sizeof(apps[0]))
 		apps[napps++] = a;
@@ -236,15 +251,46 @@ const struct tev *tapp_expect(struct tapp *a, enum redum_dum_ev_type type,
 		}
 		if (t->type == type)
 			return t;
-		if (t->type == REDUM_DUM_EV_ERROR ||
-		    t->type == REDUM_DUM_EV_TERMINATED ||
-		    t->type == REDUM_DUM_EV_FAILURE)
+		if (t->type == REDUM_DUM_EV_ERROR)
 			fprintf(stderr, "tapp(%u): skipping %s (err %d, "
 				"scode %u, reason %s) waiting for %s\n",
 				a->port, redum_dum_ev_name(t->type), t->err,
 				t->scode, redum_term_reason_name(t->reason),
 				redum_dum_ev_name(type));
 	}
+}
+
+
+struct runctx {
+	struct tapp *a;
+	int64_t end;
+	struct tmr tmr;
+};
+
+
+static void run_tick(void *arg)
+{
+	struct runctx *rc = arg;
+
+	tapp_pump(0);   /* the threaded apps' events */
+
+	if (tt_now() >= rc->end || (rc->a && rc->a->deleted)) {
+		re_cancel();
+		return;
+	}
+
+	tmr_start(&rc->tmr, 5, run_tick, rc);
+}
+
+
+void tapp_run(struct tapp *a, int ms)
+{
+	struct runctx rc = {.a = a, .end = tt_now() + ms};
+
+	tmr_init(&rc.tmr);
+	tmr_start(&rc.tmr, 0, run_tick, &rc);
+	(void)re_main(NULL);
+	tmr_cancel(&rc.tmr);
 }
 
 
@@ -258,6 +304,8 @@ bool tapp_stop(struct tapp *a, int timeout_ms)
 		return false;
 
 	(void)redum_dum_stop(a->dum);
+	if (a->attached)
+		tapp_run(a, timeout_ms);
 	while (!a->deleted && tt_now() < end)
 		tapp_pump(20);
 
@@ -337,6 +385,7 @@ pid_t tt_sipp_spawn(const char *scen, const char *target, uint16_t lport,
 	argv[argc++] = "-timeout_error";
 	argv[argc++] = "-m";
 	argv[argc++] = "1";
+	if (getenv("DUMTEST_TRACE")) { argv[argc++] = "-trace_msg"; argv[argc++] = "-message_file"; argv[argc++] = getenv("DUMTEST_TRACE"); }
 
 	va_start(ap, extra);
 	for (const char *x = extra; x && argc < 63;

@@ -40,6 +40,10 @@ struct tapp {
 	unsigned head, tail;
 	bool deleted;
 	bool options_app;          /* on_options set (else DUM's 200)  */
+	bool attached;             /* DUM and app on this thread's libre
+				      loop (redum_dum_attach): the test
+				      runs re_main itself                */
+	bool no_start;             /* DUM allocated, not started       */
 	uint64_t dropped;
 };
 
@@ -54,6 +58,9 @@ const struct tev *tapp_expect(struct tapp *a, enum redum_dum_ev_type type,
 			      int timeout_ms);
 /** Next recorded event of any type, or NULL after @p timeout_ms. */
 const struct tev *tapp_next(struct tapp *a, int timeout_ms);
+/** Runs this thread's libre loop (attached apps) for @p ms, or until
+ *  @p a (may be NULL) got on_dum_can_be_deleted; pumps the others. */
+void tapp_run(struct tapp *a, int ms);
 /** Pumps all apps for @p ms. */
 void tapp_pump(int ms);
 /** Stops DUM, waits for on_dum_can_be_deleted, frees it, stops the stack.

@@ -494,6 +494,8 @@ struct pp_ctx {
 	struct redum_fifo *ab;   /* A -> B: even numbers */
 	struct redum_fifo *ba;   /* B -> A: odd numbers  */
 	uint64_t rounds;
+	uint32_t jitter_ns;
+	uint64_t a_rng, b_rng;   /* each side's own xorshift state */
 	_Atomic uint64_t progress;
 
 	/* side A (the calling thread) */
@@ -509,6 +511,40 @@ struct pp_ctx {
 };
 
 
+static uint64_t xorshift(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+
+	return *s;
+}
+
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+
+/* Busy-wait (no sleep: the point is to answer at a chosen moment). */
+static void pp_jitter(const struct pp_ctx *pp, uint64_t *rng)
+{
+	uint64_t until;
+
+	if (!pp->jitter_ns)
+		return;
+
+	until = mono_ns() + xorshift(rng) % pp->jitter_ns;
+	while (mono_ns() < until)
+		;
+}
+
+
 static void pp_b_msg(void *msg, void *arg)
 {
 	struct pp_ctx *pp = arg;
@@ -518,6 +554,7 @@ static void pp_b_msg(void *msg, void *arg)
 	if (v != pp->b_expect)
 		++pp->b_bad;
 	pp->b_expect = v + 2;
+	pp_jitter(pp, &pp->b_rng);
 
 	err = redum_fifo_push(pp->ba, (void *)(uintptr_t)(v + 1));
 	if (err && !pp->b_err)
@@ -548,6 +585,7 @@ static void pp_a_msg(void *msg, void *arg)
 
 	done = v / 2 + 1;
 	atomic_store_explicit(&pp->progress, done, memory_order_relaxed);
+	pp_jitter(pp, &pp->a_rng);
 
 	if (done < pp->rounds)
 		err = redum_fifo_push(pp->ab, (void *)(uintptr_t)(v + 1));
@@ -566,7 +604,8 @@ static void pp_a_close(void *arg)
 }
 
 
-int fifo_stress_pingpong(uint64_t rounds, unsigned stall_ms,
+int fifo_stress_pingpong(uint64_t rounds, uint32_t spin_ns,
+			 uint32_t jitter_ns, unsigned stall_ms,
 			 char *why, size_t whysz)
 {
 	struct pp_ctx pp;
@@ -580,6 +619,9 @@ int fifo_stress_pingpong(uint64_t rounds, unsigned stall_ms,
 	memset(&loop, 0, sizeof(loop));
 	pp.rounds = rounds;
 	pp.a_expect = 1;
+	pp.jitter_ns = jitter_ns;
+	pp.a_rng = 0x9e3779b97f4a7c15ull;
+	pp.b_rng = 0xd1b54a32d192ed03ull;
 
 	err = redum_fifo_alloc(&pp.ab, REDUM_FIFO_SPSC, 4);
 	if (!err)
@@ -588,6 +630,8 @@ int fifo_stress_pingpong(uint64_t rounds, unsigned stall_ms,
 		snprintf(why, whysz, "alloc: %s", strerror(err));
 		goto out;
 	}
+	redum_fifo_set_spin(pp.ab, spin_ns);
+	redum_fifo_set_spin(pp.ba, spin_ns);
 
 	err = redum_fifo_attach_manual(pp.ba, pp_a_msg, pp_a_close, &pp, 0);
 	if (err) {

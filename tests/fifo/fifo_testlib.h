@@ -76,12 +76,17 @@ int fifo_stress_mpsc(enum redum_fifo_mode mode, unsigned nprod,
 
 /**
  * Ping-pong over two SPSC FIFOs for @p rounds round trips, one message in
- * flight, so both sides go to sleep on their doorbell every round: side A
- * polls its fd (attach_manual + poll), side B runs a libre loop (attach).
- * A lost wake-up stalls it; the watchdog fails it after @p stall_ms.
+ * flight: side A polls its fd (attach_manual + poll), side B runs a libre
+ * loop (attach). Both FIFOs get redum_fifo_set_spin(@p spin_ns): with 0,
+ * both sides arm and sleep on their doorbell every round. With
+ * @p jitter_ns, each side busy-waits a pseudo-random 0..jitter_ns before it
+ * answers, so answers land before, during and after the peer's spin, arm
+ * and re-check. A lost wake-up stalls it; the watchdog fails it after
+ * @p stall_ms.
  * @return 0, or -1 with a description in @p why
  */
-int fifo_stress_pingpong(uint64_t rounds, unsigned stall_ms,
+int fifo_stress_pingpong(uint64_t rounds, uint32_t spin_ns,
+			 uint32_t jitter_ns, unsigned stall_ms,
 			 char *why, size_t whysz);
 
 /** Reads a positive count from env @p name, else returns @p dflt. */

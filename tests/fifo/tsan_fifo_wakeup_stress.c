@@ -31,14 +31,32 @@ int main(int argc, char *argv[])
 
 	fifo_watchdog_set_fail_handler(watchdog_fail);
 
-	if (fifo_stress_pingpong(n, 10000, why, sizeof(why))) {
+	/* No spin: both sides arm and sleep on the doorbell every round. */
+	if (fifo_stress_pingpong(n, 0, 0, 10000, why, sizeof(why))) {
 		++failed;
-		printf("FAIL ping-pong %llu rounds: %s\n",
+		printf("FAIL ping-pong, no spin, %llu rounds: %s\n",
 		       (unsigned long long)n, why);
 	}
 	else {
 		++passed;
-		printf("ok   ping-pong %llu rounds\n", (unsigned long long)n);
+		printf("ok   ping-pong, no spin, %llu rounds\n",
+		       (unsigned long long)n);
+	}
+	fflush(stdout);
+
+	/* Default spin, answers after 0..5 us: around the peer's spin, arm
+	 * and re-check. */
+	why[0] = '\0';
+	if (fifo_stress_pingpong(n / 4 + 1, 2000, 5000, 10000, why,
+				 sizeof(why))) {
+		++failed;
+		printf("FAIL ping-pong, spin + jitter, %llu rounds: %s\n",
+		       (unsigned long long)(n / 4 + 1), why);
+	}
+	else {
+		++passed;
+		printf("ok   ping-pong, spin + jitter, %llu rounds\n",
+		       (unsigned long long)(n / 4 + 1));
 	}
 
 	printf("%u passed, %u failed\n", passed, failed);

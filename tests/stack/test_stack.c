@@ -686,3 +686,72 @@ Test(stack, cancel_pending_invite)
 	cr_assert_eq(st.resp_out[1], 1);          /* 200 to CANCEL only */
 	cr_assert_eq(st.strans_alive, 0);
 }
+
+
+/* The same calls over TCP (no 2xx retransmission on a reliable transport,
+ * ACKs still matched). */
+Test(stack, echo_calls_over_tcp)
+{
+	struct redum_stack_conf conf;
+	struct redum_stack *stack = NULL;
+	struct redum_stack_stats st;
+	struct echo_tu_stats ets;
+	struct echo_tu *et = NULL;
+	pid_t pid;
+
+	redum_stack_conf_init(&conf);
+	conf.ctrans_hsize = conf.strans_hsize = conf.obj_hsize = 1024;
+	cr_assert_eq(redum_stack_conf_listen(&conf, "tcp:127.0.0.1:0"), 0);
+	cr_assert_eq(redum_stack_start(&stack, &conf), 0);
+	cr_assert_eq(echo_tu_start(&et, stack, false), 0);
+
+	pid = th_sipp_spawn(target_of(stack), th_free_port(), "-t", "t1",
+			    "-sn", "uac", "-m", "50", "-r", "100", NULL);
+	cr_assert_eq(th_sipp_wait(pid, SIPP_WAIT), 0, "sipp failed");
+
+	cr_assert_eq(redum_stack_shutdown(stack, false), 0);
+	cr_assert_eq(echo_tu_join(et, &ets), 0);
+	cr_assert_eq(redum_stack_join(stack, &st), 0);
+
+	cr_assert_eq(ets.invites, 50);
+	cr_assert_eq(ets.acks, 50);
+	cr_assert_eq(ets.byes, 50);
+	cr_assert_eq(st.retx_2xx, 0);
+	cr_assert_eq(st.strans_alive, 0);
+}
+
+
+/* A full command FIFO refuses with ENOSPC (nothing queued, counted), and
+ * the stack keeps working. */
+Test(stack, full_command_fifo_enospc)
+{
+	struct redum_stack_conf conf;
+	struct redum_stack *stack = NULL;
+	struct redum_stack_stats st;
+	unsigned ok = 0, full = 0;
+	struct ttu t;
+
+	redum_stack_conf_init(&conf);
+	conf.ctrans_hsize = conf.strans_hsize = conf.obj_hsize = 64;
+	conf.cmd_capacity = 8;
+	cr_assert_eq(redum_stack_conf_listen(&conf, "udp:127.0.0.1:0"), 0);
+	cr_assert_eq(redum_stack_start(&stack, &conf), 0);
+	cr_assert_eq(ttu_start(&t, stack, 0), 0);
+
+	for (int i = 0; i < 200000 && full < 100; i++) {
+		int err = redum_stack_srv_release(t.tu, (uint64_t)i + 1);
+		if (!err)
+			++ok;
+		else if (err == ENOSPC)
+			++full;
+		else
+			cr_assert_fail("unexpected %d", err);
+	}
+	cr_assert_gt(full, 0, "never full (%u pushed)", ok);
+
+	cr_assert_eq(redum_stack_shutdown(stack, false), 0);
+	cr_assert(ttu_finish(&t, 10000));
+	cr_assert_eq(redum_stack_join(stack, &st), 0);
+	cr_assert_geq(st.cmd_fifo.rejected_full, full); /* + wake-ups */
+	cr_assert_eq(st.cmd_rejected, ok);   /* unknown ids: refused */
+}

@@ -8,6 +8,7 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -566,6 +567,47 @@ Test(timer, set_clock_refuses_when_pending)
 {
 	rec_start(&recs[0], 5);
 	cr_assert_eq(redum_tmr_wheel_set_clock(test_clock, NULL), EBUSY);
+}
+
+
+static void *foreign_cancel(void *arg)
+{
+	struct redum_tmr_stats *st = arg;
+
+	tmr_cancel(&recs[0].tmr);
+	redum_tmr_wheel_stats(st);
+	return NULL;
+}
+
+/* Cancelling another thread's timer breaks the contract; it is counted, and
+ * the owner's wheel keeps working (here sequenced by create/join, so it is
+ * not a data race). */
+Test(timer, foreign_cancel_is_counted_and_harmless)
+{
+	struct redum_tmr_stats st;
+	pthread_t tid;
+
+	/* recs[0] alone in its slot: the slot's bit stays set after the
+	 * foreign unlink, and the wheel must not stall on it. */
+	rec_start(&recs[0], 10);
+	rec_start(&recs[1], 40);
+	cr_assert_eq(pthread_create(&tid, NULL, foreign_cancel, &st), 0);
+	cr_assert_eq(pthread_join(tid, NULL), 0);
+	cr_assert_eq(st.foreign, 1);
+	cr_assert(!tmr_isrunning(&recs[0].tmr));
+
+	rec_start(&recs[2], 0);
+	poll_now();
+	cr_assert_eq(norder, 1);
+	cr_assert_eq(order[0], &recs[2]);
+	clk += 10;
+	poll_now();
+	cr_assert_eq(norder, 1);
+	clk += 30;
+	poll_now();
+	cr_assert_eq(norder, 2);
+	cr_assert_eq(order[1], &recs[1]);
+	cr_assert_eq(tmr_next_timeout(&dummy_tmrl), 0);
 }
 
 

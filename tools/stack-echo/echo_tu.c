@@ -2,8 +2,9 @@
  * @file echo_tu.c  A minimal transaction user (see echo_tu.h)
  *
  * Kept lean for the 10k calls/s benchmark: per request one event in, one
- * reply command out (two for an INVITE: dialog accept + 200), no other
- * allocation; the 200's headers and SDP are preformatted constants.
+ * command out (the INVITE's dialog accept and the BYE's dialog destroy
+ * ride on the reply command), no other allocation; the 200's headers and
+ * SDP are preformatted constants.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -61,22 +62,26 @@ static void on_request(struct echo_tu *et, struct redum_stack_event *ev)
 
 	case REDUM_STACK_M_INVITE:
 		++et->st.invites;
-		/* the server transaction id doubles as the dialog id */
-		if (!ev->dlg)
-			check(et, redum_stack_dlg_accept(tu, ev->id, ev->id));
+		/* one command: accept the dialog (the server transaction
+		 * id doubles as its id) and answer 200 */
 		flags = REDUM_STACK_F_CONTACT;
+		if (!ev->dlg)
+			flags |= REDUM_STACK_F_DLG_ACCEPT;
 		if (!et->want_ack_view)
 			flags |= REDUM_STACK_F_NO_ACK_VIEW;
-		check(et, redum_stack_reply(tu, ev->id, 200, "OK", flags,
-					    sdp_hdrs, sdp, sizeof(sdp) - 1));
+		check(et, redum_stack_reply_dlg(tu, ev->id,
+						ev->dlg ? ev->dlg : ev->id,
+						200, "OK", flags, sdp_hdrs,
+						sdp, sizeof(sdp) - 1));
 		break;
 
 	case REDUM_STACK_M_BYE:
 		++et->st.byes;
-		check(et, redum_stack_reply(tu, ev->id, 200, "OK", 0, NULL,
-					    NULL, 0));
-		if (ev->dlg)
-			check(et, redum_stack_dlg_destroy(tu, ev->dlg));
+		/* one command: 200, then the dialog goes */
+		check(et, redum_stack_reply_dlg(tu, ev->id, ev->dlg, 200, "OK",
+						ev->dlg ?
+						REDUM_STACK_F_DLG_DESTROY : 0,
+						NULL, NULL, 0));
 		break;
 
 	default:

@@ -3,7 +3,8 @@
  *
  *   redum-stack-echo --listen udp:127.0.0.1:PORT [--listen ...]
  *                    [--duration S] [--print-port] [--t1 MS]
- *                    [--hsize N] [--ack-view]
+ *                    [--hsize N] [--ack-view] [--rxsz BYTES]
+ *                    [--tls-cert PEM]   (needed by a tls: listener)
  *
  * SIGTERM/SIGINT (read with a signalfd on the main thread; every other
  * thread blocks all signals) or the end of --duration: graceful shutdown
@@ -13,6 +14,7 @@
  * read it).
  */
 #include <errno.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -31,7 +33,7 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: redum-stack-echo --listen udp|tcp:ADDR:PORT [...]\n"
 		"       [--duration S] [--print-port] [--t1 MS] [--hsize N]\n"
-		"       [--ack-view]\n");
+		"       [--ack-view] [--rxsz BYTES] [--tls-cert PEM]\n");
 }
 
 
@@ -65,6 +67,14 @@ int main(int argc, char *argv[])
 	sigset_t set;
 	int sfd, err;
 
+	/* libre keeps every transaction's messages 32 s, so the heap grows
+	 * and shrinks by hundreds of MB under load: let glibc keep it (pad
+	 * growth, never trim) instead of paying brk/page faults each time. */
+	if (!getenv("REDUM_ECHO_NO_MALLOPT")) {
+		(void)mallopt(M_TOP_PAD, 64 << 20);
+		(void)mallopt(M_TRIM_THRESHOLD, 512 << 20);
+	}
+
 	redum_stack_conf_init(&conf);
 	conf.software = "redum-stack-echo";
 
@@ -92,6 +102,14 @@ int main(int argc, char *argv[])
 		else if (!strcmp(a, "--hsize") && v) {
 			conf.ctrans_hsize = conf.strans_hsize =
 				conf.obj_hsize = (uint32_t)atoi(v);
+			++i;
+		}
+		else if (!strcmp(a, "--rxsz") && v) {
+			conf.udp_rxsz = (uint32_t)atoi(v);
+			++i;
+		}
+		else if (!strcmp(a, "--tls-cert") && v) {
+			conf.tls_cert = v;
 			++i;
 		}
 		else if (!strcmp(a, "--print-port")) {

@@ -1,0 +1,484 @@
+/**
+ * @file test_dum_sipp.c  DUM invite sessions and OPTIONS against SIPp on
+ *                        loopback, both sides:
+ *   UAS (SIPp calls redum): 180/200/ACK/BYE from either side, CANCEL
+ *   before the 200, CANCEL racing the 200, lost ACK -> BYE, re-INVITE
+ *   from SIPp, OPTIONS (DUM's automatic 200 and the application's).
+ *   UAC (redum calls a SIPp UAS): 180+200, 486, 200 then SIPp's BYE,
+ *   CANCEL after 180, re-INVITE from redum, INFO.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <re.h>
+#include "dumtest.h"
+
+static struct tapp A;
+
+enum { T = 8000, SIPP_WAIT = 25000 };
+
+static pid_t sipp_uac(const char *scen)
+{
+	char target[64];
+	uint16_t port = tt_free_port();
+
+	cr_assert(port);
+	snprintf(target, sizeof(target), "127.0.0.1:%u", A.port);
+	return tt_sipp_spawn(tt_scen(scen), target, port, NULL);
+}
+
+
+/* A SIPp UAS on a free port; returns its pid and the URI to call. */
+static pid_t sipp_uas(const char *scen, char *uri, size_t sz)
+{
+	uint16_t port = tt_free_port();
+	pid_t pid;
+
+	cr_assert(port);
+	snprintf(uri, sz, "sip:sipp@127.0.0.1:%u", port);
+	pid = tt_sipp_spawn(tt_scen(scen), NULL, port, NULL);
+	cr_assert(pid > 0);
+	usleep(300000);  /* let it bind */
+
+	return pid;
+}
+
+
+static void start(uint32_t t1, bool options_app)
+{
+	memset(&A, 0, sizeof(A));
+	A.options_app = options_app;
+	cr_assert_eq(tapp_start(&A, t1, NULL), 0);
+}
+
+
+static void finish(pid_t pid)
+{
+	cr_expect_eq(tt_sipp_wait(pid, SIPP_WAIT), 0, "sipp failed");
+	cr_expect(tapp_stop(&A, 10000));
+}
+
+
+static redum_dum_handle expect_new(void)
+{
+	const struct tev *t = tapp_expect(&A, REDUM_DUM_EV_NEW, T);
+
+	cr_assert(t, "no incoming call");
+	cr_expect_eq(t->usage, REDUM_USAGE_INVITE_SERVER);
+	cr_expect(t->body_len > 0 && strstr(t->body, "v=0"), "no offer");
+	cr_expect_str_eq(t->ctype, "application/sdp");
+
+	return t->h;
+}
+
+
+static void answer(redum_dum_handle h, uint16_t scode)
+{
+	const void *b = scode >= 200 ? tapp_sdp : NULL;
+
+	cr_assert_eq(redum_invite_answer(A.dum, h, scode, NULL,
+					 b ? "application/sdp" : NULL, b,
+					 b ? strlen(tapp_sdp) : 0), 0);
+}
+
+
+static void expect_term(redum_dum_handle h, enum redum_term_reason reason)
+{
+	const struct tev *t = tapp_expect(&A, REDUM_DUM_EV_TERMINATED, T);
+
+	cr_assert(t, "not terminated");
+	cr_expect_eq(t->h, h);
+	cr_expect_eq(t->reason, reason, "reason %s, expected %s",
+		     redum_term_reason_name(t->reason),
+		     redum_term_reason_name(reason));
+}
+
+
+static void expect_clean(void)
+{
+	struct redum_dum_stats st;
+
+	tapp_pump(100);
+	redum_dum_stats(A.dum, &st);
+	cr_expect_eq(st.usages_alive, 0, "usages left: %llu",
+		     (unsigned long long)st.usages_alive);
+	cr_expect_eq(st.dialogs, 0, "dialogs left");
+}
+
+
+TestSuite(dum_uas, .timeout = 60);
+TestSuite(dum_uac, .timeout = 60);
+
+
+Test(dum_uas, sipp_hangs_up)
+{
+	redum_dum_handle h;
+	pid_t pid;
+
+	start(100, false);
+	pid = sipp_uac("uac_bye.xml");
+	h = expect_new();
+	answer(h, 180);
+	answer(h, 200);
+	cr_assert(tapp_expect(&A, REDUM_DUM_EV_CONNECTED, T));
+	expect_term(h, REDUM_TERM_REMOTE_BYE);
+	expect_clean();
+	finish(pid);
+}
+
+
+Test(dum_uas, redum_hangs_up)
+{
+	redum_dum_handle h;
+	pid_t pid;
+
+	start(100, false);
+	pid = sipp_uac("uac_wait_bye.xml");
+	h = expect_new();
+	answer(h, 180);
+	answer(h, 200);
+	cr_assert(tapp_expect(&A, REDUM_DUM_EV_CONNECTED, T));
+	cr_assert_eq(redum_invite_end(A.dum, h), 0);
+	expect_term(h, REDUM_TERM_LOCAL_BYE);
+	expect_clean();
+	finish(pid);
+}
+
+
+Test(dum_uas, cancel_before_200)
+{
+	redum_dum_handle h;
+	pid_t pid;
+
+	start(100, false);
+	pid = sipp_uac("uac_cancel.xml");
+	h = expect_new();
+	answer(h, 180);
+	expect_term(h, REDUM_TERM_CANCELLED);
+	/* a late answer on the ended call: an error event, nothing sent */
+	cr_assert_eq(redum_invite_answer(A.dum, h, 200, NULL, NULL, NULL, 0),
+		     0);
+	{
+		const struct tev *t = tapp_expect(&A, REDUM_DUM_EV_ERROR, T);
+		cr_assert(t);
+		cr_expect_eq(t->err, ENOENT);
+	}
+	expect_clean();
+	finish(pid);
+}
+
+
+Test(dum_uas, cancel_races_200)
+{
+	const struct tev *t;
+	redum_dum_handle h;
+	pid_t pid;
+
+	start(100, false);
+	pid = sipp_uac("uac_cancel_race.xml");
+	h = expect_new();
+	answer(h, 180);
+	answer(h, 200);   /* on the wire before SIPp's CANCEL */
+	t = tapp_expect(&A, REDUM_DUM_EV_CONNECTED, T);
+	cr_assert(t);
+	expect_term(h, REDUM_TERM_REMOTE_BYE);
+	expect_clean();
+	finish(pid);
+}
+
+
+Test(dum_uas, lost_ack_ends_with_bye)
+{
+	const struct tev *t;
+	redum_dum_handle h;
+	pid_t pid;
+
+	/* T1 50 ms: the 2xx is given up after 64*T1 = 3.2 s */
+	start(50, false);
+	pid = sipp_uac("uac_no_ack.xml");
+	h = expect_new();
+	answer(h, 180);
+	answer(h, 200);
+	t = tapp_next(&A, T);
+	cr_assert(t);
+	cr_expect_eq(t->type, REDUM_DUM_EV_TERMINATED, "got %s",
+		     redum_dum_ev_name(t->type));
+	cr_expect_eq(t->reason, REDUM_TERM_ACK_TIMEOUT);
+	cr_expect_eq(t->h, h);
+	expect_clean();
+	finish(pid);
+}
+
+
+Test(dum_uas, reinvite_from_sipp)
+{
+	const struct tev *t;
+	redum_dum_handle h;
+	pid_t pid;
+
+	start(100, false);
+	pid = sipp_uac("uac_reinvite.xml");
+	h = expect_new();
+	answer(h, 200);
+	cr_assert(tapp_expect(&A, REDUM_DUM_EV_CONNECTED, T));
+	t = tapp_expect(&A, REDUM_DUM_EV_OFFER, T);
+	cr_assert(t);
+	cr_expect(strstr(t->body, "RTP/AVP 8") != NULL, "the new offer");
+	answer(h, 200);
+	expect_term(h, REDUM_TERM_REMOTE_BYE);
+	expect_clean();
+	finish(pid);
+}
+
+
+Test(dum_uas, options_automatic)
+{
+	pid_t pid;
+
+	start(100, false);
+	pid = sipp_uac("uac_options.xml");
+	cr_expect_eq(tt_sipp_wait(pid, SIPP_WAIT), 0, "sipp failed");
+	cr_expect_null(tapp_next(&A, 100), "no event expected");
+	cr_expect(tapp_stop(&A, 10000));
+}
+
+
+Test(dum_uas, options_by_the_app)
+{
+	const struct tev *t;
+	pid_t pid;
+
+	start(100, true);
+	pid = sipp_uac("uac_options_app.xml");
+	t = tapp_expect(&A, REDUM_DUM_EV_OPTIONS, T);
+	cr_assert(t);
+	cr_expect_eq(t->usage, REDUM_USAGE_REQUEST_SERVER);
+	cr_expect_str_eq(t->method, "OPTIONS");
+	cr_assert_eq(redum_dum_respond(A.dum, t->h, 299, "Fine", NULL, NULL,
+				       NULL, 0), 0);
+	expect_clean();
+	finish(pid);
+}
+
+
+/* ---- UAC: redum calls SIPp ---------------------------------------------- */
+
+static redum_dum_handle call(const char *uri)
+{
+	struct redum_dum_req req;
+	redum_dum_handle h = 0;
+
+	tapp_req(&A, uri, &req);
+	req.ctype = "application/sdp";
+	req.body = tapp_sdp;
+	req.body_len = strlen(tapp_sdp);
+	cr_assert_eq(redum_dum_call(A.dum, &h, &req), 0);
+	cr_assert(h);
+
+	return h;
+}
+
+
+static void expect_connected(redum_dum_handle h)
+{
+	const struct tev *t = tapp_expect(&A, REDUM_DUM_EV_CONNECTED, T);
+
+	cr_assert(t, "not connected");
+	cr_expect_eq(t->h, h);
+	cr_expect_eq(t->usage, REDUM_USAGE_INVITE_CLIENT);
+	t = tapp_expect(&A, REDUM_DUM_EV_ANSWER, T);
+	cr_assert(t, "no answer");
+	cr_expect(strstr(t->body, "v=0") != NULL);
+}
+
+
+Test(dum_uac, ringing_then_answer)
+{
+	const struct tev *t;
+	redum_dum_handle h;
+	char uri[64];
+	pid_t pid;
+
+	start(100, false);
+	pid = sipp_uas("uas_answer.xml", uri, sizeof(uri));
+	h = call(uri);
+	t = tapp_expect(&A, REDUM_DUM_EV_PROVISIONAL, T);
+	cr_assert(t);
+	cr_expect_eq(t->scode, 180);
+	cr_expect(strstr(t->to, "tag=") != NULL, "early dialog To-tag");
+	expect_connected(h);
+	cr_assert_eq(redum_invite_end(A.dum, h), 0);
+	expect_term(h, REDUM_TERM_LOCAL_BYE);
+	expect_clean();
+	finish(pid);
+}
+
+
+Test(dum_uac, busy)
+{
+	const struct tev *t;
+	redum_dum_handle h;
+	char uri[64];
+	pid_t pid;
+
+	start(100, false);
+	pid = sipp_uas("uas_busy.xml", uri, sizeof(uri));
+	h = call(uri);
+	t = tapp_expect(&A, REDUM_DUM_EV_FAILURE, T);
+	cr_assert(t);
+	cr_expect_eq(t->scode, 486);
+	cr_expect_eq(t->h, h);
+	t = tapp_expect(&A, REDUM_DUM_EV_TERMINATED, T);
+	cr_assert(t);
+	cr_expect_eq(t->reason, REDUM_TERM_REJECTED);
+	cr_expect_eq(t->scode, 486);
+	expect_clean();
+	finish(pid);
+}
+
+
+Test(dum_uac, remote_bye)
+{
+	redum_dum_handle h;
+	char uri[64];
+	pid_t pid;
+
+	start(100, false);
+	pid = sipp_uas("uas_bye.xml", uri, sizeof(uri));
+	h = call(uri);
+	expect_connected(h);
+	expect_term(h, REDUM_TERM_REMOTE_BYE);
+	expect_clean();
+	finish(pid);
+}
+
+
+Test(dum_uac, cancel_after_180)
+{
+	const struct tev *t;
+	redum_dum_handle h;
+	char uri[64];
+	pid_t pid;
+
+	start(100, false);
+	pid = sipp_uas("uas_cancel.xml", uri, sizeof(uri));
+	h = call(uri);
+	t = tapp_expect(&A, REDUM_DUM_EV_PROVISIONAL, T);
+	cr_assert(t);
+	cr_assert_eq(redum_invite_end(A.dum, h), 0);
+	t = tapp_expect(&A, REDUM_DUM_EV_TERMINATED, T);
+	cr_assert(t);
+	cr_expect_eq(t->reason, REDUM_TERM_CANCELLED);
+	cr_expect_eq(t->scode, 487);
+	expect_clean();
+	finish(pid);
+}
+
+
+Test(dum_uac, reinvite_from_redum)
+{
+	const struct tev *t;
+	redum_dum_handle h;
+	char uri[64];
+	pid_t pid;
+
+	start(100, false);
+	pid = sipp_uas("uas_reinvite.xml", uri, sizeof(uri));
+	h = call(uri);
+	expect_connected(h);
+	cr_assert_eq(redum_invite_reinvite(A.dum, h, "application/sdp",
+					   tapp_sdp, strlen(tapp_sdp)), 0);
+	/* a second one while the first is pending: EBUSY, not sent */
+	cr_assert_eq(redum_invite_reinvite(A.dum, h, "application/sdp",
+					   tapp_sdp, strlen(tapp_sdp)), 0);
+	t = tapp_expect(&A, REDUM_DUM_EV_ERROR, T);
+	cr_assert(t);
+	cr_expect_eq(t->err, EBUSY);
+	t = tapp_expect(&A, REDUM_DUM_EV_ANSWER, T);
+	cr_assert(t);
+	cr_expect(strstr(t->body, "o=- 1 2") != NULL, "the new answer");
+	cr_assert_eq(redum_invite_end(A.dum, h), 0);
+	expect_term(h, REDUM_TERM_LOCAL_BYE);
+	expect_clean();
+	finish(pid);
+}
+
+
+Test(dum_uac, info)
+{
+	const struct tev *t;
+	redum_dum_handle h;
+	char uri[64];
+	pid_t pid;
+
+	start(100, false);
+	pid = sipp_uas("uas_info.xml", uri, sizeof(uri));
+	h = call(uri);
+	expect_connected(h);
+	cr_assert_eq(redum_invite_info(A.dum, h, "application/dtmf-relay",
+				       "Signal=7\r\nDuration=160\r\n", 25), 0);
+	t = tapp_expect(&A, REDUM_DUM_EV_INFO_RESPONSE, T);
+	cr_assert(t);
+	cr_expect_eq(t->scode, 200);
+	cr_assert_eq(redum_invite_end(A.dum, h), 0);
+	expect_term(h, REDUM_TERM_LOCAL_BYE);
+	expect_clean();
+	finish(pid);
+}
+
+
+Test(dum_uac, reinvite_491_is_retried)
+{
+	const struct tev *t;
+	redum_dum_handle h;
+	char uri[64];
+	pid_t pid;
+	int64_t t0;
+
+	start(100, false);
+	pid = sipp_uas("uas_glare_491.xml", uri, sizeof(uri));
+	h = call(uri);
+	expect_connected(h);
+	t0 = tt_now();
+	cr_assert_eq(redum_invite_reinvite(A.dum, h, "application/sdp",
+					   tapp_sdp, strlen(tapp_sdp)), 0);
+	t = tapp_expect(&A, REDUM_DUM_EV_ANSWER, 10000);
+	cr_assert(t, "the retried re-INVITE was not answered");
+	cr_expect(strstr(t->body, "o=- 1 3") != NULL, "the retry's answer");
+	/* the Call-ID owner waits 2.1..4 s (a protocol rule, not speed) */
+	cr_expect(tt_now() - t0 >= 2000, "retried after %lld ms",
+		  (long long)(tt_now() - t0));
+	cr_assert_eq(redum_invite_end(A.dum, h), 0);
+	expect_term(h, REDUM_TERM_LOCAL_BYE);
+	expect_clean();
+	finish(pid);
+}
+
+
+Test(dum_uac, glare_incoming_reinvite_gets_491)
+{
+	struct redum_dum_stats st;
+	const struct tev *t;
+	redum_dum_handle h;
+	char uri[64];
+	pid_t pid;
+
+	start(100, false);
+	pid = sipp_uas("uas_glare_in.xml", uri, sizeof(uri));
+	h = call(uri);
+	expect_connected(h);
+	cr_assert_eq(redum_invite_reinvite(A.dum, h, "application/sdp",
+					   tapp_sdp, strlen(tapp_sdp)), 0);
+	t = tapp_next(&A, 10000);
+	cr_assert(t);
+	cr_expect_eq(t->type, REDUM_DUM_EV_ANSWER, "got %s (no OFFER may "
+		     "reach the app: DUM answers 491 itself)",
+		     redum_dum_ev_name(t->type));
+	redum_dum_stats(A.dum, &st);
+	cr_expect_eq(st.glare_491, 1);
+	cr_assert_eq(redum_invite_end(A.dum, h), 0);
+	expect_term(h, REDUM_TERM_LOCAL_BYE);
+	expect_clean();
+	finish(pid);
+}
