@@ -29,7 +29,31 @@ struct evbox {
 	char data[];
 };
 
+const struct dum_stack_ops dum_stack_real = {
+	.tu_alloc      = redum_stack_tu_alloc,
+	.tu_attach     = redum_stack_tu_attach,
+	.tu_remove     = redum_stack_tu_remove,
+	.tu_free       = redum_stack_tu_free,
+	.tu_fifo_stats = redum_stack_tu_fifo_stats,
+	.event_release = redum_stack_event_release,
+	.reply         = redum_stack_reply,
+	.srv_release   = redum_stack_srv_release,
+	.request       = redum_stack_request,
+	.drequest      = redum_stack_drequest,
+	.ack           = redum_stack_ack,
+	.cancel        = redum_stack_cancel,
+	.dlg_alloc     = redum_stack_dlg_alloc,
+	.dlg_accept    = redum_stack_dlg_accept,
+	.dlg_create    = redum_stack_dlg_create,
+	.dlg_fork      = redum_stack_dlg_fork,
+	.dlg_destroy   = redum_stack_dlg_destroy,
+};
+
+/* Written only by tests, before any DUM exists. */
+const struct dum_stack_ops *dum_ops = &dum_stack_real;
+
 static void phase_check(struct redum_dum *dum);
+static void do_remove(struct redum_dum *dum);
 
 
 /* ---- names ---------------------------------------------------------------- */
@@ -492,7 +516,7 @@ void dum_usage_free(struct dum_usage *u)
 
 		/* a view we still hold goes back (the stack 500s it) */
 		if (st->view && dum->tu && dum->phase < PH_FINISHING)
-			dum_stack_err(dum, redum_stack_srv_release(dum->tu,
+			dum_stack_err(dum, dum_ops->srv_release(dum->tu,
 								   st->id));
 		dum_st_free(st);
 	}
@@ -504,7 +528,10 @@ void dum_usage_free(struct dum_usage *u)
 	list_unlink(&u->le);
 	mem_deref(u);
 
-	phase_check(dum);
+	/* only the "last usage gone" step here: starting a stop from inside
+	 * a usage's handler could end usages its caller still holds */
+	if (dum->phase == PH_ENDING && !dum->usagel.head)
+		do_remove(dum);
 }
 
 
@@ -646,7 +673,7 @@ void dum_dlg_destroy(struct dum_usage *u)
 		return;
 
 	if (d->in_stack && dum->tu && dum->phase < PH_FINISHING)
-		dum_stack_err(dum, redum_stack_dlg_destroy(dum->tu, d->id));
+		dum_stack_err(dum, dum_ops->dlg_destroy(dum->tu, d->id));
 
 	mem_deref(d);
 }
@@ -690,13 +717,13 @@ bool dum_congested(struct redum_dum *dum)
 {
 	struct redum_fifo_stats st;
 
-	if (!dum->conf.congestion_pct)
-		return false;
-
-	redum_stack_tu_fifo_stats(dum->tu, &st);
+	dum_ops->tu_fifo_stats(dum->tu, &st);
 	atomic_store_explicit(&dum->in_depth, st.depth, memory_order_relaxed);
 	atomic_store_explicit(&dum->in_hw, st.high_water,
 			      memory_order_relaxed);
+
+	if (!dum->conf.congestion_pct)
+		return false;
 
 	return (uint64_t)st.depth * 100 >=
 		(uint64_t)st.capacity * dum->conf.congestion_pct;
@@ -710,7 +737,7 @@ void dum_reply_503(struct redum_dum *dum, uint64_t srv)
 	re_snprintf(hdrs, sizeof(hdrs), "Retry-After: %u\r\n",
 		    dum->conf.retry_after);
 	DCNT_INC(dum->c.busy_503);
-	dum_stack_err(dum, redum_stack_reply(dum->tu, srv, 503,
+	dum_stack_err(dum, dum_ops->reply(dum->tu, srv, 503,
 					     "Service Unavailable", 0, hdrs,
 					     NULL, 0));
 }
@@ -721,9 +748,9 @@ void dum_reply_503(struct redum_dum *dum, uint64_t srv)
 static void reply_release(struct redum_dum *dum, struct redum_stack_event *ev,
 			  uint16_t scode, const char *reason)
 {
-	dum_stack_err(dum, redum_stack_reply(dum->tu, ev->id, scode, reason,
+	dum_stack_err(dum, dum_ops->reply(dum->tu, ev->id, scode, reason,
 					     0, NULL, NULL, 0));
-	redum_stack_event_release(dum->tu, ev);
+	dum_ops->event_release(dum->tu, ev);
 }
 
 
@@ -735,7 +762,7 @@ static void on_request(struct redum_dum *dum, struct redum_stack_event *ev)
 
 	if (dum->phase != PH_RUNNING && !ev->dlg) {
 		dum_reply_503(dum, ev->id);
-		redum_stack_event_release(dum->tu, ev);
+		dum_ops->event_release(dum->tu, ev);
 		return;
 	}
 
@@ -771,7 +798,7 @@ static void on_request(struct redum_dum *dum, struct redum_stack_event *ev)
 }
 
 
-static void stack_event_handler(struct redum_stack_tu *tu,
+void dum_stack_event_handler(struct redum_stack_tu *tu,
 				struct redum_stack_event *ev, void *arg)
 {
 	struct redum_dum *dum = arg;
@@ -805,7 +832,7 @@ static void stack_event_handler(struct redum_stack_tu *tu,
 			return;
 		}
 		if (ev->type == REDUM_STACK_EV_CANCELLED)
-			dum_stack_err(dum, redum_stack_srv_release(tu, ev->id));
+			dum_stack_err(dum, dum_ops->srv_release(tu, ev->id));
 		break;
 
 	case REDUM_STACK_EV_CMD_FAILED:
@@ -830,7 +857,7 @@ static void stack_event_handler(struct redum_stack_tu *tu,
 		break;
 	}
 
-	redum_stack_event_release(tu, ev);
+	dum_ops->event_release(tu, ev);
 }
 
 
@@ -1118,7 +1145,7 @@ static void dum_teardown(struct redum_dum *dum)
 	dum->ht_ct    = mem_deref(dum->ht_ct);
 	dum->ht_st    = mem_deref(dum->ht_st);
 	dum->ht_dlg   = mem_deref(dum->ht_dlg);
-	(void)redum_stack_tu_free(dum->tu);
+	(void)dum_ops->tu_free(dum->tu);
 	dum->tu = NULL;
 }
 
@@ -1154,7 +1181,7 @@ static void cmd_close_handler(void *arg)
 
 /* TransactionUserRemoved: nothing more comes from the stack and nothing
  * may be posted to it. */
-static void removed_handler(struct redum_stack_tu *tu, void *arg)
+void dum_removed_handler(struct redum_stack_tu *tu, void *arg)
 {
 	struct redum_dum *dum = arg;
 	(void)tu;
@@ -1191,7 +1218,7 @@ static void do_remove(struct redum_dum *dum)
 
 	tmr_cancel(&dum->tmr_stop);
 	dum->phase = PH_REMOVING;
-	(void)redum_stack_tu_remove(dum->tu, graceful);
+	(void)dum_ops->tu_remove(dum->tu, graceful);
 }
 
 
@@ -1273,7 +1300,7 @@ static int dum_setup(struct redum_dum *dum)
 	dum_invite_init(dum);
 	dum_ood_init(dum);
 
-	err = redum_stack_tu_attach(dum->tu, false, dum->conf.batch);
+	err = dum_ops->tu_attach(dum->tu, false, dum->conf.batch);
 	if (err)
 		return err;
 
@@ -1317,7 +1344,7 @@ static void *dum_thread(void *arg)
 	start_done(dum, err);
 	if (err) {
 		/* nothing attached consumes: the TU is abandoned */
-		(void)redum_stack_tu_remove(dum->tu, false);
+		(void)dum_ops->tu_remove(dum->tu, false);
 		re_thread_close();
 		return NULL;
 	}
@@ -1379,7 +1406,7 @@ int redum_dum_attach(struct redum_dum *dum)
 
 	err = dum_setup(dum);
 	if (err)
-		(void)redum_stack_tu_remove(dum->tu, false);
+		(void)dum_ops->tu_remove(dum->tu, false);
 
 	return err;
 }
@@ -1453,11 +1480,11 @@ int redum_dum_alloc(struct redum_dum **dump, struct redum_stack *stack,
 	tconf.name     = conf && conf->name ? conf->name : "dum";
 	tconf.methods  = methods;
 	tconf.capacity = dum->conf.tu_capacity;
-	tconf.eventh   = stack_event_handler;
-	tconf.removedh = removed_handler;
+	tconf.eventh   = dum_stack_event_handler;
+	tconf.removedh = dum_removed_handler;
 	tconf.arg      = dum;
 
-	err = redum_stack_tu_alloc(&dum->tu, stack, &tconf);
+	err = dum_ops->tu_alloc(&dum->tu, stack, &tconf);
 	if (err)
 		goto out;
 

@@ -148,6 +148,59 @@ struct dum_usage {
 	struct list ctl, stl;   /* its transactions                        */
 };
 
+/* ---- the stack as DUM sees it ------------------------------------------- */
+
+/**
+ * The stack functions DUM calls, through one table so that the invite state
+ * machines can be tested in isolation (tests/dum/test_dum_fsm.c replaces it
+ * with a recorder and feeds synthetic events). Process-wide; the real stack
+ * unless a test says otherwise before allocating a DUM.
+ */
+struct dum_stack_ops {
+	int (*tu_alloc)(struct redum_stack_tu **tup, struct redum_stack *stack,
+			const struct redum_stack_tu_conf *conf);
+	int (*tu_attach)(struct redum_stack_tu *tu, bool manual,
+			 uint32_t batch);
+	int (*tu_remove)(struct redum_stack_tu *tu, bool graceful);
+	int (*tu_free)(struct redum_stack_tu *tu);
+	void (*tu_fifo_stats)(const struct redum_stack_tu *tu,
+			      struct redum_fifo_stats *st);
+	void (*event_release)(struct redum_stack_tu *tu,
+			      struct redum_stack_event *ev);
+	int (*reply)(struct redum_stack_tu *tu, uint64_t id, uint16_t scode,
+		     const char *reason, uint32_t flags, const char *hdrs,
+		     const void *body, size_t body_len);
+	int (*srv_release)(struct redum_stack_tu *tu, uint64_t id);
+	int (*request)(struct redum_stack_tu *tu, uint64_t token,
+		       uint32_t flags, const char *method, const char *uri,
+		       const char *route, const char *hdrs, const void *body,
+		       size_t body_len);
+	int (*drequest)(struct redum_stack_tu *tu, uint64_t token,
+			uint64_t dlg, uint32_t flags, const char *method,
+			const char *hdrs, const void *body, size_t body_len);
+	int (*ack)(struct redum_stack_tu *tu, uint64_t dlg, uint32_t cseq,
+		   const char *hdrs, const void *body, size_t body_len);
+	int (*cancel)(struct redum_stack_tu *tu, uint64_t token);
+	int (*dlg_alloc)(struct redum_stack_tu *tu, uint64_t dlg,
+			 const char *uri, const char *to_uri,
+			 const char *from_name, const char *from_uri);
+	int (*dlg_accept)(struct redum_stack_tu *tu, uint64_t dlg,
+			  uint64_t srv);
+	int (*dlg_create)(struct redum_stack_tu *tu, uint64_t dlg,
+			  struct redum_stack_event *ev);
+	int (*dlg_fork)(struct redum_stack_tu *tu, uint64_t dlg, uint64_t odlg,
+			struct redum_stack_event *ev);
+	int (*dlg_destroy)(struct redum_stack_tu *tu, uint64_t dlg);
+};
+
+extern const struct dum_stack_ops dum_stack_real;
+extern const struct dum_stack_ops *dum_ops;
+
+/* For the isolated tests: the TU's event and removed handlers. */
+void dum_stack_event_handler(struct redum_stack_tu *tu,
+			     struct redum_stack_event *ev, void *arg);
+void dum_removed_handler(struct redum_stack_tu *tu, void *arg);
+
 /* ---- the DUM ------------------------------------------------------------ */
 
 struct dum_counters {

@@ -191,7 +191,7 @@ static int send_in_dialog(struct inv *inv, int kind, const char *method,
 		return ENOMEM;
 	}
 
-	err = redum_stack_drequest(tu_of(inv), ct->token, inv->u.dlg->id,
+	err = dum_ops->drequest(tu_of(inv), ct->token, inv->u.dlg->id,
 				   kind == CT_REINVITE ?
 				   REDUM_STACK_F_CONTACT : 0,
 				   method, hdrs, body, body_len);
@@ -240,7 +240,7 @@ static int reply(struct inv *inv, uint64_t srv, uint16_t scode,
 	if (!hdrs)
 		return ENOMEM;
 
-	err = redum_stack_reply(tu_of(inv), srv, scode, reason, flags, hdrs,
+	err = dum_ops->reply(tu_of(inv), srv, scode, reason, flags, hdrs,
 				body, body_len);
 	mem_deref(hdrs);
 	dum_stack_err(inv->u.dum, err);
@@ -253,7 +253,7 @@ static void reply_ev(struct inv *inv, struct redum_stack_event *ev,
 		     uint16_t scode, const char *reason, const char *extra)
 {
 	(void)reply(inv, ev->id, scode, reason, 0, NULL, NULL, 0, extra);
-	redum_stack_event_release(tu_of(inv), ev);
+	dum_ops->event_release(tu_of(inv), ev);
 }
 
 
@@ -317,14 +317,14 @@ void dum_invite_call(struct redum_dum *dum, struct dum_cmd *cmd)
 	}
 	inv->ct_inv->keep = true;
 
-	err = redum_stack_dlg_alloc(dum->tu, d->id, cmd->uri,
+	err = dum_ops->dlg_alloc(dum->tu, d->id, cmd->uri,
 				    cmd->to ? cmd->to : cmd->uri,
 				    cmd->from_name, cmd->from);
 	if (err)
 		goto fail;
 	d->in_stack = true;
 
-	err = redum_stack_drequest(dum->tu, inv->ct_inv->token, d->id,
+	err = dum_ops->drequest(dum->tu, inv->ct_inv->token, d->id,
 				   REDUM_STACK_F_CONTACT, "INVITE", hdrs,
 				   cmd->body, cmd->body_len);
 	if (err)
@@ -358,7 +358,7 @@ static void fork_2xx(struct inv *inv, struct redum_stack_event *ev)
 					  &dum_invite_client_class, 0,
 					  REDUM_INV_CONNECTED);
 	if (!f) {
-		redum_stack_event_release(dum->tu, ev);
+		dum_ops->event_release(dum->tu, ev);
 		return;
 	}
 	f->uac = true;
@@ -375,14 +375,14 @@ static void fork_2xx(struct inv *inv, struct redum_stack_event *ev)
 	d = dum_dlg_new(&f->u);
 	if (!d) {
 		free(conn);
-		redum_stack_event_release(dum->tu, ev);
+		dum_ops->event_release(dum->tu, ev);
 		dum_usage_free(&f->u);
 		return;
 	}
 
-	err = redum_stack_dlg_fork(dum->tu, d->id, inv->u.dlg->id, ev);
+	err = dum_ops->dlg_fork(dum->tu, d->id, inv->u.dlg->id, ev);
 	if (err) {
-		redum_stack_event_release(dum->tu, ev);
+		dum_ops->event_release(dum->tu, ev);
 		free(conn);
 		dum_stack_err(dum, err);
 		dum_usage_free(&f->u);
@@ -390,7 +390,7 @@ static void fork_2xx(struct inv *inv, struct redum_stack_event *ev)
 	}
 	d->in_stack = true;
 
-	dum_stack_err(dum, redum_stack_ack(dum->tu, d->id, cseq, NULL, NULL,
+	dum_stack_err(dum, dum_ops->ack(dum->tu, d->id, cseq, NULL, NULL,
 					   0));
 
 	if (f->silent) {
@@ -415,11 +415,11 @@ static void initial_response(struct inv *inv, struct redum_stack_event *ev)
 		/* a failed CANCEL of an INVITE that already ended is moot */
 		if (inv->established || (ev->type == REDUM_STACK_EV_CMD_FAILED &&
 		    inv->u.state == REDUM_INV_CANCELLING && ev->err == ENOENT)) {
-			redum_stack_event_release(dum->tu, ev);
+			dum_ops->event_release(dum->tu, ev);
 			return;
 		}
 		err = ev->err ? ev->err : EPROTO;
-		redum_stack_event_release(dum->tu, ev);
+		dum_ops->event_release(dum->tu, ev);
 		if (inv->u.state == REDUM_INV_CANCELLING) {
 			terminate(inv, REDUM_TERM_CANCELLED, 0, err, NULL);
 			return;
@@ -432,14 +432,14 @@ static void initial_response(struct inv *inv, struct redum_stack_event *ev)
 	if (msg->scode < 200) {
 		/* 100 is hop-by-hop: not the application's business */
 		if (msg->scode == 100) {
-			redum_stack_event_release(dum->tu, ev);
+			dum_ops->event_release(dum->tu, ev);
 			return;
 		}
 		if (inv->u.state == REDUM_INV_CALLING)
 			dum_usage_set_state(&inv->u, REDUM_INV_EARLY);
 		if (inv->u.state == REDUM_INV_EARLY)
 			post(inv, REDUM_DUM_EV_PROVISIONAL, msg, 0, 0);
-		redum_stack_event_release(dum->tu, ev);
+		dum_ops->event_release(dum->tu, ev);
 		return;
 	}
 
@@ -447,7 +447,7 @@ static void initial_response(struct inv *inv, struct redum_stack_event *ev)
 		uint16_t scode = msg->scode;
 
 		if (inv->established) {
-			redum_stack_event_release(dum->tu, ev);
+			dum_ops->event_release(dum->tu, ev);
 			return;
 		}
 		if (inv->u.state == REDUM_INV_CANCELLING) {
@@ -458,7 +458,7 @@ static void initial_response(struct inv *inv, struct redum_stack_event *ev)
 			terminate(inv, REDUM_TERM_REJECTED, scode, 0, msg);
 		}
 		/* terminate() freed inv: dum survives */
-		redum_stack_event_release(dum->tu, ev);
+		dum_ops->event_release(dum->tu, ev);
 		return;
 	}
 
@@ -467,7 +467,7 @@ static void initial_response(struct inv *inv, struct redum_stack_event *ev)
 		if (pl_cmp(&msg->to.tag, &inv->to_tag))
 			fork_2xx(inv, ev);
 		else
-			redum_stack_event_release(dum->tu, ev);
+			dum_ops->event_release(dum->tu, ev);
 		return;
 	}
 
@@ -482,9 +482,9 @@ static void initial_response(struct inv *inv, struct redum_stack_event *ev)
 	}
 
 	/* the view goes with the event into the stack's dialog creation */
-	err = redum_stack_dlg_create(dum->tu, inv->u.dlg->id, ev);
+	err = dum_ops->dlg_create(dum->tu, inv->u.dlg->id, ev);
 	if (err) {
-		redum_stack_event_release(dum->tu, ev);
+		dum_ops->event_release(dum->tu, ev);
 		free(conn);
 		free(ans);
 		dum_stack_err(dum, err);
@@ -493,7 +493,7 @@ static void initial_response(struct inv *inv, struct redum_stack_event *ev)
 		return;
 	}
 	inv->established = true;
-	dum_stack_err(dum, redum_stack_ack(dum->tu, inv->u.dlg->id, cseq,
+	dum_stack_err(dum, dum_ops->ack(dum->tu, inv->u.dlg->id, cseq,
 					   NULL, NULL, 0));
 
 	if (inv->u.state == REDUM_INV_CANCELLING || inv->end_req) {
@@ -519,7 +519,7 @@ static void new_invite(struct redum_dum *dum, struct redum_stack_event *ev)
 
 	if (dum_congested(dum)) {
 		dum_reply_503(dum, ev->id);
-		redum_stack_event_release(dum->tu, ev);
+		dum_ops->event_release(dum->tu, ev);
 		return;
 	}
 
@@ -527,10 +527,10 @@ static void new_invite(struct redum_dum *dum, struct redum_stack_event *ev)
 					    &dum_invite_server_class, 0,
 					    REDUM_INV_OFFERED);
 	if (!inv) {
-		(void)redum_stack_reply(dum->tu, ev->id, 500,
+		(void)dum_ops->reply(dum->tu, ev->id, 500,
 					"Server Internal Error", 0, NULL,
 					NULL, 0);
-		redum_stack_event_release(dum->tu, ev);
+		dum_ops->event_release(dum->tu, ev);
 		return;
 	}
 
@@ -544,7 +544,7 @@ static void new_invite(struct redum_dum *dum, struct redum_stack_event *ev)
 	}
 
 	/* before any reply with our To-tag (the stack's rule) */
-	err = redum_stack_dlg_accept(dum->tu, d->id, ev->id);
+	err = dum_ops->dlg_accept(dum->tu, d->id, ev->id);
 	if (err) {
 		dum_stack_err(dum, err);
 		reply_ev(inv, ev, 500, "Server Internal Error", NULL);
@@ -558,7 +558,7 @@ static void new_invite(struct redum_dum *dum, struct redum_stack_event *ev)
 	post(inv, REDUM_DUM_EV_NEW, ev->msg, 0, 0);
 
 	/* the request view stays until our final reply */
-	redum_stack_event_release(dum->tu, ev);
+	dum_ops->event_release(dum->tu, ev);
 }
 
 
@@ -586,7 +586,7 @@ static void in_reinvite(struct inv *inv, struct redum_stack_event *ev)
 		inv->reinv_offer = has_body(ev->msg);
 		dum_usage_set_state(&inv->u, REDUM_INV_REINVITE_RECEIVED);
 		post(inv, REDUM_DUM_EV_OFFER, ev->msg, 0, 0);
-		redum_stack_event_release(dum->tu, ev);
+		dum_ops->event_release(dum->tu, ev);
 		return;
 
 	case REDUM_INV_REINVITE_RECEIVED:
@@ -626,7 +626,7 @@ static void inv_request(struct dum_usage *u, struct redum_stack_event *ev)
 		(void)reply(inv, ev->id, 200, "OK", 0, NULL, NULL, 0, NULL);
 		if (u->state == REDUM_INV_TERMINATING) {
 			/* BYEs crossed: ours decides the reason */
-			redum_stack_event_release(dum->tu, ev);
+			dum_ops->event_release(dum->tu, ev);
 			terminate(inv, inv->reason, inv->scode, inv->err,
 				  NULL);
 			return;
@@ -643,7 +643,7 @@ static void inv_request(struct dum_usage *u, struct redum_stack_event *ev)
 					tev->related = inv->related;
 				}
 			}
-			redum_stack_event_release(dum->tu, ev);
+			dum_ops->event_release(dum->tu, ev);
 			dum_ev_post(dum, tev);
 			dum_usage_free(u);
 		}
@@ -657,7 +657,7 @@ static void inv_request(struct dum_usage *u, struct redum_stack_event *ev)
 		}
 		(void)reply(inv, ev->id, 200, "OK", 0, NULL, NULL, 0, NULL);
 		post(inv, REDUM_DUM_EV_INFO, ev->msg, 0, 0);
-		redum_stack_event_release(dum->tu, ev);
+		dum_ops->event_release(dum->tu, ev);
 		return;
 
 	default:
@@ -705,7 +705,7 @@ static void reinvite_response(struct inv *inv, struct dum_ct *ct,
 	if (ev->type != REDUM_STACK_EV_RESPONSE) {
 		int err = ev->err ? ev->err : EPROTO;
 
-		redum_stack_event_release(dum->tu, ev);
+		dum_ops->event_release(dum->tu, ev);
 		dum_ct_free(ct);
 		post(inv, REDUM_DUM_EV_OFFER_REJECTED, NULL, 0, err);
 		if (err == ETIMEDOUT)
@@ -717,18 +717,18 @@ static void reinvite_response(struct inv *inv, struct dum_ct *ct,
 
 	scode = msg->scode;
 	if (scode < 200) {
-		redum_stack_event_release(dum->tu, ev);
+		dum_ops->event_release(dum->tu, ev);
 		return;
 	}
 
 	dum_ct_free(ct);
 
 	if (scode < 300) {
-		dum_stack_err(dum, redum_stack_ack(dum->tu, inv->u.dlg->id,
+		dum_stack_err(dum, dum_ops->ack(dum->tu, inv->u.dlg->id,
 						   msg->cseq.num, NULL, NULL,
 						   0));
 		post(inv, REDUM_DUM_EV_ANSWER, msg, 0, 0);
-		redum_stack_event_release(dum->tu, ev);
+		dum_ops->event_release(dum->tu, ev);
 		inv->glare_tries = 0;
 		to_connected(inv);
 		return;
@@ -740,14 +740,14 @@ static void reinvite_response(struct inv *inv, struct dum_ct *ct,
 		 * waits 2.1..4 s, the other side 0..2 s */
 		delay = inv->uac ? 2100 + rand_u32() % 1900 :
 			rand_u32() % 2000;
-		redum_stack_event_release(dum->tu, ev);
+		dum_ops->event_release(dum->tu, ev);
 		dum_usage_set_state(&inv->u, REDUM_INV_GLARE_WAIT);
 		tmr_start(&inv->tmr_glare, delay, glare_handler, inv);
 		return;
 	}
 
 	post(inv, REDUM_DUM_EV_OFFER_REJECTED, msg, 0, 0);
-	redum_stack_event_release(dum->tu, ev);
+	dum_ops->event_release(dum->tu, ev);
 	inv->glare_tries = 0;
 
 	if (scode == 481)
@@ -779,17 +779,17 @@ static void inv_response(struct dum_usage *u, struct dum_ct *ct,
 	case CT_BYE:
 		if (ev->type == REDUM_STACK_EV_RESPONSE &&
 		    ev->msg->scode < 200) {
-			redum_stack_event_release(dum->tu, ev);
+			dum_ops->event_release(dum->tu, ev);
 			return;
 		}
-		redum_stack_event_release(dum->tu, ev);
+		dum_ops->event_release(dum->tu, ev);
 		terminate(inv, inv->reason, inv->scode, inv->err, NULL);
 		return;
 
 	case CT_INFO:
 		if (ev->type == REDUM_STACK_EV_RESPONSE &&
 		    ev->msg->scode < 200) {
-			redum_stack_event_release(dum->tu, ev);
+			dum_ops->event_release(dum->tu, ev);
 			return;
 		}
 		dum_ct_free(ct);
@@ -802,7 +802,7 @@ static void inv_response(struct dum_usage *u, struct dum_ct *ct,
 			post(inv, REDUM_DUM_EV_INFO_RESPONSE, NULL, 0,
 			     ev->err ? ev->err : EPROTO);
 		}
-		redum_stack_event_release(dum->tu, ev);
+		dum_ops->event_release(dum->tu, ev);
 		/* RFC 5057: 481 means the dialog is gone */
 		if (scode == 481 && u->state != REDUM_INV_TERMINATING)
 			terminate(inv, REDUM_TERM_DIALOG_GONE, scode, 0,
@@ -810,7 +810,7 @@ static void inv_response(struct dum_usage *u, struct dum_ct *ct,
 		return;
 
 	default:
-		redum_stack_event_release(dum->tu, ev);
+		dum_ops->event_release(dum->tu, ev);
 		return;
 	}
 }
@@ -831,9 +831,9 @@ static void inv_srv_event(struct dum_usage *u, struct dum_st *st,
 
 	case REDUM_STACK_EV_CANCELLED:
 		/* the stack answered 200 to the CANCEL and 487 to the INVITE */
-		dum_stack_err(dum, redum_stack_srv_release(dum->tu, st->id));
+		dum_stack_err(dum, dum_ops->srv_release(dum->tu, st->id));
 		st->view = false;
-		redum_stack_event_release(dum->tu, ev);
+		dum_ops->event_release(dum->tu, ev);
 		if (inv->st_inv == st)
 			inv->st_inv = NULL;
 		dum_st_free(st);
@@ -849,7 +849,7 @@ static void inv_srv_event(struct dum_usage *u, struct dum_st *st,
 	case REDUM_STACK_EV_ACK:
 		if (ev->msg && has_body(ev->msg))
 			aev = dum_ev_new(u, REDUM_DUM_EV_ANSWER, ev->msg);
-		redum_stack_event_release(dum->tu, ev);
+		dum_ops->event_release(dum->tu, ev);
 		if (inv->st_inv == st)
 			inv->st_inv = NULL;
 		dum_st_free(st);
@@ -870,7 +870,7 @@ static void inv_srv_event(struct dum_usage *u, struct dum_st *st,
 		return;
 
 	case REDUM_STACK_EV_ACK_TIMEOUT:
-		redum_stack_event_release(dum->tu, ev);
+		dum_ops->event_release(dum->tu, ev);
 		if (inv->st_inv == st)
 			inv->st_inv = NULL;
 		dum_st_free(st);
@@ -884,7 +884,7 @@ static void inv_srv_event(struct dum_usage *u, struct dum_st *st,
 	default:
 		/* the transaction is gone (send error, unknown to the stack):
 		 * so is its view */
-		redum_stack_event_release(dum->tu, ev);
+		dum_ops->event_release(dum->tu, ev);
 		if (inv->st_inv == st)
 			inv->st_inv = NULL;
 		st->view = false;
@@ -977,7 +977,7 @@ static void do_end(struct inv *inv, enum redum_term_reason bye_reason)
 	case REDUM_INV_CALLING:
 	case REDUM_INV_EARLY:
 		/* libre sends the CANCEL once a provisional came */
-		err = redum_stack_cancel(dum->tu, inv->ct_inv->token);
+		err = dum_ops->cancel(dum->tu, inv->ct_inv->token);
 		if (err) {
 			dum_stack_err(dum, err);
 			inv->end_req = true;

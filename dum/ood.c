@@ -99,7 +99,7 @@ void dum_ood_request(struct redum_dum *dum, struct dum_cmd *cmd)
 	if (err)
 		goto fail;
 
-	err = redum_stack_request(dum->tu, ct->token, 0, cmd->method, cmd->uri,
+	err = dum_ops->request(dum->tu, ct->token, 0, cmd->method, cmd->uri,
 				  cmd->route, hdrs, cmd->body, cmd->body_len);
 	mem_deref(hdrs);
 	if (err) {
@@ -123,7 +123,7 @@ static void req_response(struct dum_usage *u, struct dum_ct *ct,
 	(void)ct;
 
 	if (ev->type == REDUM_STACK_EV_RESPONSE && ev->msg->scode < 200) {
-		redum_stack_event_release(dum->tu, ev);
+		dum_ops->event_release(dum->tu, ev);
 		return;
 	}
 
@@ -131,7 +131,7 @@ static void req_response(struct dum_usage *u, struct dum_ct *ct,
 			 ev->type == REDUM_STACK_EV_RESPONSE ? ev->msg : NULL);
 	if (rev && ev->type != REDUM_STACK_EV_RESPONSE)
 		rev->err = ev->err ? ev->err : EPROTO;
-	redum_stack_event_release(dum->tu, ev);
+	dum_ops->event_release(dum->tu, ev);
 	dum_ev_post(dum, rev);
 	dum_usage_free(u);
 }
@@ -145,14 +145,14 @@ static void auto_options(struct redum_dum *dum, struct redum_stack_event *ev)
 
 	if (re_sdprintf(&hdrs, "Allow: %s\r\nAccept: %s\r\n",
 			dum->conf.allow, dum->conf.accept) == 0)
-		dum_stack_err(dum, redum_stack_reply(dum->tu, ev->id, 200,
+		dum_stack_err(dum, dum_ops->reply(dum->tu, ev->id, 200,
 						     "OK", 0, hdrs, NULL, 0));
 	else
-		dum_stack_err(dum, redum_stack_reply(dum->tu, ev->id, 500,
+		dum_stack_err(dum, dum_ops->reply(dum->tu, ev->id, 500,
 						     "Server Internal Error",
 						     0, NULL, NULL, 0));
 	mem_deref(hdrs);
-	redum_stack_event_release(dum->tu, ev);
+	dum_ops->event_release(dum->tu, ev);
 }
 
 
@@ -168,10 +168,10 @@ static void new_request(struct redum_dum *dum, struct redum_stack_event *ev)
 	}
 
 	if (!options && !dum->hd.request.on_request) {
-		dum_stack_err(dum, redum_stack_reply(dum->tu, ev->id, 501,
+		dum_stack_err(dum, dum_ops->reply(dum->tu, ev->id, 501,
 						     "Not Implemented", 0,
 						     NULL, NULL, 0));
-		redum_stack_event_release(dum->tu, ev);
+		dum_ops->event_release(dum->tu, ev);
 		return;
 	}
 
@@ -181,10 +181,10 @@ static void new_request(struct redum_dum *dum, struct redum_stack_event *ev)
 	if (u)
 		r->st = dum_st_new(u, ev->id, ST_REQ);
 	if (!u || !r->st) {
-		dum_stack_err(dum, redum_stack_reply(dum->tu, ev->id, 500,
+		dum_stack_err(dum, dum_ops->reply(dum->tu, ev->id, 500,
 						     "Server Internal Error",
 						     0, NULL, NULL, 0));
-		redum_stack_event_release(dum->tu, ev);
+		dum_ops->event_release(dum->tu, ev);
 		if (u)
 			dum_usage_free(u);
 		return;
@@ -192,7 +192,7 @@ static void new_request(struct redum_dum *dum, struct redum_stack_event *ev)
 
 	dum_ev_post(dum, dum_ev_new(u, options ? REDUM_DUM_EV_OPTIONS :
 				    REDUM_DUM_EV_REQUEST, ev->msg));
-	redum_stack_event_release(dum->tu, ev);
+	dum_ops->event_release(dum->tu, ev);
 }
 
 
@@ -203,7 +203,7 @@ static void req_srv_event(struct dum_usage *u, struct dum_st *st,
 	int err = ev->err ? ev->err : EPROTO;
 
 	/* the transaction is gone without our final answer */
-	redum_stack_event_release(dum->tu, ev);
+	dum_ops->event_release(dum->tu, ev);
 	st->view = false;
 	dum_post_error(dum, u->cls->type, u->h, err);
 	dum_usage_free(u);
@@ -229,7 +229,7 @@ static void req_command(struct dum_usage *u, struct dum_cmd *cmd)
 			  cmd->body_len ? "\r\n" : "",
 			  cmd->hdrs ? cmd->hdrs : "");
 	if (!err)
-		err = redum_stack_reply(dum->tu, r->st->id, cmd->scode,
+		err = dum_ops->reply(dum->tu, r->st->id, cmd->scode,
 					cmd->reason ? cmd->reason :
 					dum_reason(cmd->scode),
 					0, hdrs, cmd->body, cmd->body_len);

@@ -19,24 +19,30 @@
  *
  * Layout: the ring indexes (ck_ring keeps its consumer index and producer
  * indexes on separate cache lines), then one cache line written only by
- * producers, one holding the `armed` flag (written by the consumer when it
- * is about to sleep and by the producer that takes it back), and one written
- * only by the consumer. A push touches the consumer's lines only through the
- * ring itself.
+ * producers (MPSC: with the tail they CAS), one holding the `armed` flag
+ * (written by the consumer when it is about to sleep and by the producer
+ * that takes it back), and one written only by the consumer. A push touches
+ * the consumer's lines only through the ring itself (and, MPSC, a read of
+ * the head for the high-water mark).
  *
  * Wake-up protocol (a Dekker handshake on two locations):
  *
  *   consumer, ring found empty:       producer, after a successful enqueue:
- *     armed = 1                          (publish the slot: ck_ring)
- *     full fence                         full fence
- *     re-check ring (and close state)    if armed && xchg(armed, 0) == 1:
- *     empty -> return to the loop            write(eventfd)
+ *     spin on the ring a moment          (publish the slot)
+ *     read(eventfd): reset the doorbell  full fence
+ *     armed = 1                          if armed && xchg(armed, 0) == 1:
+ *     full fence                             write(eventfd)
+ *     re-check ring (and close state)
+ *     empty -> return to the loop
  *
  * With a full fence on each side, either the consumer's re-check sees the new
  * message or the producer sees armed == 1; both may happen (an extra wake that
  * finds nothing), neither cannot (no lost wake-up). Producers ring only while
  * the consumer is armed, and only the one that takes the flag rings, so a
- * busy consumer costs its producers no system call at all.
+ * busy consumer costs its producers no system call at all. The consumer
+ * resets the doorbell only on its way to sleep, never while busy: at the
+ * batch bound it returns to its loop with the doorbell still readable, so
+ * the loop comes straight back after serving its other fds and timers.
  *
  * Close: `state` holds the CLOSED bit and, for MPSC, the number of producers
  * inside push. A producer that increments it before the close is let in and
@@ -772,16 +778,18 @@ static int push_mpsc(struct redum_fifo *fifo, void *msg)
 	bool ok;
 
 	old = atomic_fetch_add_explicit(&fifo->state, 1, memory_order_seq_cst);
+	/* Count before leaving: once the last producer left, the consumer
+	 * may finish and a joiner read final counters. */
 	if (old & FIFO_CLOSED) {
-		mpsc_leave(fifo);
 		counter_add(&fifo->rejected_closed, 1);
+		mpsc_leave(fifo);
 		return EPIPE;
 	}
 
 	ok = mpsc_enqueue(fifo, msg, &depth);
 	if (!ok) {
-		mpsc_leave(fifo);
 		counter_add(&fifo->rejected_full, 1);
+		mpsc_leave(fifo);
 		return ENOSPC;
 	}
 

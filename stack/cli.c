@@ -567,10 +567,15 @@ void cli_cmd(struct redum_stack *stack, struct tu_rec *rec, struct cmd *cmd)
 		d = dlg_find(stack, rec, cmd->id2);
 		if (!d)
 			err = ENOENT;
-		else if (sip_dialog_established(d->dlg))
-			err = EALREADY;
-		else
+		else if (!sip_dialog_established(d->dlg))
 			err = sip_dialog_create(d->dlg, cmd->ev->ref);
+		else if (!sip_dialog_cmp(d->dlg, cmd->ev->ref))
+			err = EALREADY;     /* another To-tag: a fork */
+		else if (sip_msg_hdr(cmd->ev->ref, SIP_HDR_CONTACT))
+			/* same dialog (e.g. 180 then 200): new target */
+			err = sip_dialog_update(d->dlg, cmd->ev->ref);
+		else
+			err = 0;
 		if (err)
 			cmd_failed(stack, rec, 0, cmd->id2, err);
 		stack_ev_free(cmd->ev);

@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <linux/sock_diag.h>
 #include "stack_int.h"
 
 struct fdset {
@@ -174,4 +175,28 @@ void sock_bufsize(int fd, uint32_t rcv, uint32_t snd)
 			(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v,
 					 sizeof(v));
 	}
+}
+
+
+/** How full a socket's receive queue is (% of its buffer) and how many
+ *  datagrams the kernel dropped on it (SO_MEMINFO, Linux 4.12+). */
+int sock_rxfill(int fd, uint32_t *pct, uint32_t *drops)
+{
+	uint32_t mi[SK_MEMINFO_VARS];
+	socklen_t len = sizeof(mi);
+
+	if (fd < 0)
+		return EBADF;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_MEMINFO, mi, &len))
+		return errno;
+	if (len < sizeof(uint32_t) * (SK_MEMINFO_DROPS + 1) ||
+	    !mi[SK_MEMINFO_RCVBUF])
+		return EPROTO;
+
+	*pct = (uint32_t)((uint64_t)mi[SK_MEMINFO_RMEM_ALLOC] * 100 /
+			  mi[SK_MEMINFO_RCVBUF]);
+	*drops = mi[SK_MEMINFO_DROPS];
+
+	return 0;
 }

@@ -331,6 +331,12 @@ bool srv_request_handler(const struct sip_msg *msg, void *arg)
 		return true;
 	}
 
+	if (stack->overloaded && !pl_isset(&msg->to.tag)) {
+		CNT_INC(stack->c.shed_503);
+		stack_reply_busy(stack, msg, NULL);
+		return true;
+	}
+
 	if (pl_isset(&msg->to.tag)) {
 		rec = dlg_route(stack, msg, &dlg);
 		if (!rec) {

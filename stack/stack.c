@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <re.h>
 #include "stack_int.h"
 
@@ -114,6 +115,7 @@ void redum_stack_conf_init(struct redum_stack_conf *conf)
 	conf->graceful_ms  = 64 * SIP_T1;
 	conf->force_ms     = 2000;
 	conf->retry_after  = 5;
+	conf->overload_pct = 50;
 }
 
 
@@ -468,6 +470,42 @@ static void progress(struct redum_stack *stack)
 }
 
 
+/* Overload control: a receive queue filling up means the stack thread is
+ * behind; finishing the calls it has (their ACKs and BYEs) is worth more
+ * than starting new ones, which would also add 2xx retransmissions. */
+static void overload_check(struct redum_stack *stack)
+{
+	uint32_t pct, drops, hi = 0, sum = 0;
+	bool any = false;
+
+	STACK_OWNED(stack);
+
+	for (uint32_t i = 0; i < stack->boundc; i++) {
+		if (sock_rxfill(stack->udp_fd[i], &pct, &drops))
+			continue;
+		any = true;
+		if (pct > hi)
+			hi = pct;
+		sum += drops;
+	}
+	if (!any)
+		return;
+
+	atomic_store_explicit(&stack->c.rx_drops, sum, memory_order_relaxed);
+
+	if (!stack->conf.overload_pct)
+		return;
+
+	if (!stack->overloaded && hi >= stack->conf.overload_pct) {
+		stack->overloaded = true;
+		CNT_INC(stack->c.overloads);
+	}
+	else if (stack->overloaded && hi < stack->conf.overload_pct / 2) {
+		stack->overloaded = false;
+	}
+}
+
+
 static void tick_handler(void *arg)
 {
 	struct redum_stack *stack = arg;
@@ -499,6 +537,7 @@ static void tick_handler(void *arg)
 	atomic_store_explicit(&stack->tus_hw, hw, memory_order_relaxed);
 	atomic_store_explicit(&stack->tus_cap, cap, memory_order_relaxed);
 
+	overload_check(stack);
 	progress(stack);
 
 	if (!stack->cmdq_closed)
@@ -519,6 +558,12 @@ static void cmd_handler(void *msg, void *arg)
 	case CMD_WAKE:
 		relq_drain(stack);
 		progress(stack);
+		return;
+
+	case CMD_STALL:
+		/* tests: the thread stalls as if overloaded */
+		usleep((useconds_t)cmd->id * 1000);
+		free(cmd);
 		return;
 
 	case CMD_TU_ADD:
@@ -826,6 +871,28 @@ int redum_stack_start(struct redum_stack **stackp,
 }
 
 
+int redum_stack_debug_stall(struct redum_stack *stack, uint32_t ms)
+{
+	struct cmd *cmd;
+	int err;
+
+	if (!stack)
+		return EINVAL;
+
+	cmd = calloc(1, sizeof(*cmd));
+	if (!cmd)
+		return ENOMEM;
+
+	cmd->type = CMD_STALL;
+	cmd->id = ms;
+	err = redum_fifo_push(stack->cmdq, cmd);
+	if (err)
+		free(cmd);
+
+	return err;
+}
+
+
 void stack_wake(struct redum_stack *stack)
 {
 	(void)redum_fifo_push(stack->cmdq, &wake_cmd);
@@ -929,6 +996,9 @@ void redum_stack_stats(const struct redum_stack *stack,
 	st->ack_timeouts    = LD(s->c.ack_timeouts);
 	st->unclaimed       = LD(s->c.unclaimed);
 	st->busy_503        = LD(s->c.busy_503);
+	st->shed_503        = LD(s->c.shed_503);
+	st->overloads       = LD(s->c.overloads);
+	st->rx_drops        = LD(s->c.rx_drops);
 	st->overflowed      = LD(s->c.overflowed);
 	st->cmd_rejected    = LD(s->c.cmd_rejected);
 	st->cmd_failed      = LD(s->c.cmd_failed);
@@ -986,6 +1056,9 @@ int redum_stack_stats_print(struct re_printf *pf,
 	err |= pr(pf, "ack_timeouts", st->ack_timeouts);
 	err |= pr(pf, "unclaimed", st->unclaimed);
 	err |= pr(pf, "busy_503", st->busy_503);
+	err |= pr(pf, "shed_503", st->shed_503);
+	err |= pr(pf, "overloads", st->overloads);
+	err |= pr(pf, "rx_drops", st->rx_drops);
 	err |= pr(pf, "overflowed", st->overflowed);
 	err |= pr(pf, "cmd_rejected", st->cmd_rejected);
 	err |= pr(pf, "cmd_failed", st->cmd_failed);

@@ -34,6 +34,7 @@ struct counters {
 	_Atomic uint64_t resp_in[6], resp_out[6];
 	_Atomic uint64_t retx_2xx, invite_absorbed, ack_retx, acks;
 	_Atomic uint64_t ack_timeouts, unclaimed, busy_503, overflowed;
+	_Atomic uint64_t shed_503, overloads, rx_drops;
 	_Atomic uint64_t cmd_rejected, cmd_failed, send_errors;
 };
 
@@ -51,6 +52,7 @@ enum cmd_type {
 	CMD_DLG_CREATE,
 	CMD_DLG_FORK,
 	CMD_DLG_DESTROY,
+	CMD_STALL,
 };
 
 struct tu_rec;
@@ -140,6 +142,7 @@ struct redum_stack {
 	struct tmr tmr_tick, tmr_force;
 	int stop_mode;                   /* applied stop_req                */
 	bool sip_closed, sip_exited, cmdq_closed;
+	bool overloaded;                 /* shedding new requests           */
 };
 
 /* stack.c */
@@ -184,5 +187,6 @@ int  sock_find_new(const struct fdset *before, int type,
 		   const struct sa *want, const struct sa *exclude,
 		   uint32_t exclc, struct sa *bound);
 void sock_bufsize(int fd, uint32_t rcv, uint32_t snd);
+int  sock_rxfill(int fd, uint32_t *pct, uint32_t *drops);
 
 #endif

@@ -18,8 +18,9 @@
  *    slot is emptied into lower levels (a cascade). Every timer stays at the
  *    slot its expiry and the current cur give, so all timers with the same
  *    expiry share one slot list, and appending keeps them in start order.
- *  - One 64-bit occupancy word per level finds the next occupied slot with
- *    one count-trailing-zeros, so polling skips empty time in O(levels).
+ *  - An occupancy bitmap per level (one 64-bit word at 64 slots) finds the
+ *    next occupied slot with a count-trailing-zeros, so polling skips empty
+ *    time in O(levels).
  *  - Expiries more than 2^42 ms away (or across a 2^42 boundary) wait on an
  *    overflow list that is re-placed when cur crosses such a boundary.
  */

@@ -110,13 +110,20 @@ struct redum_stack_conf {
 	uint32_t graceful_ms;   /**< bound of a graceful TU removal          */
 	uint32_t force_ms;      /**< bound of every wait of a forced stop   */
 	uint32_t retry_after;   /**< Retry-After seconds in our 503s         */
+	uint32_t overload_pct;  /**< overload control: when a UDP listener's
+				     receive queue passes this % of its
+				     buffer (checked every 20 ms), new
+				     out-of-dialog requests get 503 +
+				     Retry-After until it is below half of
+				     that; in-dialog ones (ACK, BYE) still
+				     pass. 0 = off (default 50)            */
 };
 
 /** Defaults: no listeners, hashes sized for ~20k transactions/s kept 64 s
  *  (2^19 buckets), 4 MiB UDP buffers, libre's 8 KiB UDP datagrams, 65536
  *  commands,
- *  T1 500 ms, T2 4 s, graceful 32 s, force 2 s, Retry-After 5.
- *  Thread: any. */
+ *  T1 500 ms, T2 4 s, graceful 32 s, force 2 s, Retry-After 5,
+ *  overload at 50% of a UDP receive buffer. Thread: any. */
 void redum_stack_conf_init(struct redum_stack_conf *conf);
 
 /**
@@ -194,7 +201,11 @@ struct redum_stack_stats {
 	uint64_t ack_timeouts;  /**< 2xx never ACKed within 64*T1           */
 	uint64_t unclaimed;     /**< requests no TU took (501/481/ACK)      */
 	uint64_t busy_503;      /**< new requests refused: TU FIFO full,
-				     TU leaving or stack stopping          */
+				     TU leaving, stack stopping, overload  */
+	uint64_t shed_503;      /**< of which for overload (receive queue) */
+	uint64_t overloads;     /**< times overload control switched on    */
+	uint64_t rx_drops;      /**< datagrams the kernel dropped on our UDP
+				     sockets (SO_MEMINFO), last tick       */
 	uint64_t overflowed;    /**< events parked in a TU overflow list    */
 	uint64_t cmd_rejected;  /**< commands refused (unknown id, state)   */
 	uint64_t cmd_failed;    /**< commands whose libre call failed        */
@@ -203,6 +214,12 @@ struct redum_stack_stats {
 	struct redum_fifo_stats tu_fifos;  /**< sum over the live TU FIFOs
 					        (high_water: the largest)      */
 };
+
+/**
+ * For tests: makes the stack thread sleep @p ms (a command), as an
+ * overloaded stack would stall. Thread: any. Lock-free.
+ */
+int redum_stack_debug_stall(struct redum_stack *stack, uint32_t ms);
 
 /** Reads the counters. Thread: any. Wait-free (plus one snapshot per live
  *  TU FIFO, read under the stack's registry lock: see docs/STACK.md). */
@@ -435,7 +452,10 @@ int redum_stack_dlg_accept(struct redum_stack_tu *tu, uint64_t dlg,
 			   uint64_t srv);
 
 /** Establishes UAC dialog @p dlg from the response in @p ev (a 1xx/2xx
- *  with a To-tag: sip_dialog_create). Consumes @p ev (no release). */
+ *  with a To-tag: sip_dialog_create). On a dialog already established with
+ *  that To-tag (a 200 after a 180) it updates the remote target from the
+ *  Contact (sip_dialog_update); another To-tag fails with EALREADY (use
+ *  redum_stack_dlg_fork). Consumes @p ev (no release). */
 int redum_stack_dlg_create(struct redum_stack_tu *tu, uint64_t dlg,
 			   struct redum_stack_event *ev);
 

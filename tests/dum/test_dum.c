@@ -38,7 +38,7 @@ static void connect_ab(redum_dum_handle *ha, redum_dum_handle *hb)
 }
 
 
-TestSuite(dum, .timeout = 60);
+TestSuite(dum, .timeout = 90);
 
 
 Test(dum, names)
@@ -337,7 +337,7 @@ Test(dum, stop_ends_live_calls)
 }
 
 
-Test(dum, call_to_nobody_fails, .timeout = 90)
+Test(dum, call_to_nobody_fails)
 {
 	struct redum_dum_req req;
 	redum_dum_handle h;

@@ -8,6 +8,8 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <criterion/criterion.h>
@@ -346,7 +348,8 @@ Test(stack, client_invite_ack_bye_to_sipp_uas)
 					  "Content-Type: application/sdp\r\n",
 					  sdp, sizeof(sdp) - 1), 0);
 
-	/* 180, then 200 */
+	/* 180 (early dialog created from it), then 200 (same To-tag:
+	 * creating again updates the target) */
 	for (;;) {
 		ev = ttu_expect(&t, REDUM_STACK_EV_RESPONSE, 20000);
 		cr_assert_not_null(ev, "no response to INVITE");
@@ -354,7 +357,7 @@ Test(stack, client_invite_ack_bye_to_sipp_uas)
 		cr_assert_eq(ev->dlg, 1);
 		if (ev->msg->scode >= 200)
 			break;
-		redum_stack_event_release(t.tu, ev);
+		cr_assert_eq(redum_stack_dlg_create(t.tu, 1, ev), 0);
 	}
 	cr_assert_eq(ev->msg->scode, 200);
 	cseq = ev->msg->cseq.num;
@@ -754,4 +757,169 @@ Test(stack, full_command_fifo_enospc)
 	cr_assert_eq(redum_stack_join(stack, &st), 0);
 	cr_assert_geq(st.cmd_fifo.rejected_full, full); /* + wake-ups */
 	cr_assert_eq(st.cmd_rejected, ok);   /* unknown ids: refused */
+}
+
+
+/* Graceful stop with a request pending: new requests get 503 meanwhile,
+ * the TU still answers the pending one, then it is removed and the stack
+ * ends. */
+Test(stack, graceful_shutdown_waits_for_pending)
+{
+	struct redum_stack *stack = NULL;
+	struct redum_stack_event *ev;
+	struct redum_stack_stats st;
+	struct ttu t;
+	uint64_t id;
+	pid_t pid, pid2;
+
+	cr_assert_eq(th_stack_start(&stack, 500), 0);
+	cr_assert_eq(ttu_start(&t, stack,
+			       REDUM_STACK_MBIT(REDUM_STACK_M_OPTIONS)), 0);
+
+	pid = th_sipp_spawn(target_of(stack), th_free_port(), "-sf",
+			    th_scen("uac_options.xml"), "-m", "1", NULL);
+	ev = ttu_expect(&t, REDUM_STACK_EV_REQUEST, 20000);
+	cr_assert_not_null(ev);
+	id = ev->id;
+	redum_stack_event_release(t.tu, ev);
+
+	cr_assert_eq(redum_stack_shutdown(stack, false), 0);
+	ttu_pump(&t, 100);
+	cr_assert_not(t.removed, "removed with a request pending");
+
+	pid2 = th_sipp_spawn(target_of(stack), th_free_port(), "-sf",
+			     th_scen("uac_options_503.xml"), "-m", "1", NULL);
+	cr_assert_eq(th_sipp_wait(pid2, SIPP_WAIT), 0, "no 503 while stopping");
+
+	cr_assert_eq(redum_stack_reply(t.tu, id, 200, "OK", 0, NULL, NULL, 0),
+		     0);
+	cr_assert(ttu_finish(&t, 10000), "no TransactionUserRemoved");
+	cr_assert_eq(redum_stack_join(stack, &st), 0);
+	cr_assert_eq(th_sipp_wait(pid, SIPP_WAIT), 0, "pending OPTIONS lost");
+	cr_assert_eq(st.strans_alive, 0);
+	cr_assert_geq(st.busy_503, 1);
+}
+
+
+/* Overload control: while the stack thread stalls, datagrams pile up in
+ * its (small) UDP receive buffer; once it runs again it sheds new requests
+ * with 503 until the queue is short, then routes again. */
+Test(stack, overload_sheds_new_requests)
+{
+	struct redum_stack_tu_conf tconf = {
+		.name = "ovl",
+		.methods = REDUM_STACK_MBIT(REDUM_STACK_M_OPTIONS),
+	};
+	struct redum_stack_conf conf;
+	struct redum_stack *stack = NULL;
+	struct redum_stack_event *ev;
+	struct redum_stack_stats st;
+	struct sockaddr_in dst, me;
+	socklen_t len = sizeof(me);
+	unsigned n503 = 0, n200 = 0, reqs = 0;
+	char buf[2048];
+	struct ttu t;
+	int64_t end;
+	int fd;
+
+	redum_stack_conf_init(&conf);
+	conf.ctrans_hsize = conf.strans_hsize = conf.obj_hsize = 1024;
+	conf.udp_rcvbuf = 65536;
+	cr_assert_eq(redum_stack_conf_listen(&conf, "udp:127.0.0.1:0"), 0);
+	cr_assert_eq(redum_stack_start(&stack, &conf), 0);
+	cr_assert_eq(ttu_start_conf(&t, stack, &tconf), 0);
+
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	cr_assert_geq(fd, 0);
+	memset(&me, 0, sizeof(me));
+	me.sin_family = AF_INET;
+	me.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&me, sizeof(me)), 0);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&me, &len), 0);
+	dst = me;
+	dst.sin_port = htons(th_stack_port(stack));
+
+	cr_assert_eq(redum_stack_debug_stall(stack, 500), 0);
+	usleep(50000);
+
+	for (int i = 0; i < 600; i++) {
+		int l = snprintf(buf, sizeof(buf),
+			"OPTIONS sip:x@127.0.0.1:%u SIP/2.0\r\n"
+			"Via: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bKovl%d\r\n"
+			"From: <sip:t@127.0.0.1>;tag=f%d\r\n"
+			"To: <sip:x@127.0.0.1>\r\n"
+			"Call-ID: ovl-%d-%d\r\n"
+			"CSeq: 1 OPTIONS\r\n"
+			"Max-Forwards: 70\r\n"
+			"Content-Length: 0\r\n\r\n",
+			th_stack_port(stack), ntohs(me.sin_port), i, i,
+			(int)getpid(), i);
+		(void)sendto(fd, buf, (size_t)l, 0, (struct sockaddr *)&dst,
+			     sizeof(dst));
+	}
+
+	/* answer what is routed, count what comes back */
+	end = th_now() + 5000;
+	while (th_now() < end) {
+		ssize_t r;
+
+		while ((ev = ttu_next(&t, 5)) != NULL) {
+			if (ev->type == REDUM_STACK_EV_REQUEST) {
+				++reqs;
+				cr_assert_eq(redum_stack_reply(t.tu, ev->id,
+							       200, "OK", 0,
+							       NULL, NULL, 0),
+					     0);
+			}
+			redum_stack_event_release(t.tu, ev);
+		}
+		while ((r = recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT)) > 0) {
+			buf[r] = 0;
+			if (!strncmp(buf, "SIP/2.0 503", 11))
+				++n503;
+			else if (!strncmp(buf, "SIP/2.0 200", 11))
+				++n200;
+		}
+		redum_stack_stats(stack, &st);
+		if (n503 && st.overloads && reqs == n200 && n200 &&
+		    n503 + n200 + st.rx_drops >= 600)
+			break;
+	}
+
+	redum_stack_stats(stack, &st);
+	cr_assert_geq(st.overloads, 1, "never overloaded");
+	cr_assert_gt(st.shed_503, 0);
+	cr_assert_gt(n503, 0, "no 503 received");
+	cr_assert_eq(st.shed_503 + reqs + st.rx_drops >= 600, true,
+		     "shed %llu routed %u dropped %llu",
+		     (unsigned long long)st.shed_503, reqs,
+		     (unsigned long long)st.rx_drops);
+
+	/* calm again: a new request is routed */
+	{
+		int l = snprintf(buf, sizeof(buf),
+			"OPTIONS sip:x@127.0.0.1:%u SIP/2.0\r\n"
+			"Via: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bKovlend\r\n"
+			"From: <sip:t@127.0.0.1>;tag=fend\r\n"
+			"To: <sip:x@127.0.0.1>\r\n"
+			"Call-ID: ovl-end-%d\r\n"
+			"CSeq: 1 OPTIONS\r\n"
+			"Max-Forwards: 70\r\n"
+			"Content-Length: 0\r\n\r\n",
+			th_stack_port(stack), ntohs(me.sin_port),
+			(int)getpid());
+		usleep(100000);
+		(void)sendto(fd, buf, (size_t)l, 0, (struct sockaddr *)&dst,
+			     sizeof(dst));
+	}
+	ev = ttu_expect(&t, REDUM_STACK_EV_REQUEST, 5000);
+	cr_assert_not_null(ev, "not routed after the overload");
+	cr_assert_eq(redum_stack_reply(t.tu, ev->id, 200, "OK", 0, NULL, NULL,
+				       0), 0);
+	redum_stack_event_release(t.tu, ev);
+
+	close(fd);
+	cr_assert_eq(redum_stack_shutdown(stack, false), 0);
+	cr_assert(ttu_finish(&t, 10000));
+	cr_assert_eq(redum_stack_join(stack, &st), 0);
 }

@@ -35,6 +35,7 @@ struct tctx {
 	uint64_t rng;
 	struct ttmr t[TIMERS];
 	struct tmr watchdog;
+	struct tmr left[4];   /* left pending at thread exit */
 	uint64_t seq;
 	uint64_t last_jfs, last_seq;
 	uint64_t fires, starts, cancels;
@@ -147,6 +148,13 @@ static void *thread_main(void *arg)
 	for (i = 0; i < TIMERS; i++)
 		c->leftover += tmr_isrunning(&c->t[i].tmr);
 
+	/* Timers still pending when the thread exits: its wheel's destructor
+	 * must detach them (checked by main after the join). */
+	for (i = 0; i < 4; i++) {
+		tmr_init(&c->left[i]);
+		tmr_start(&c->left[i], 1000 * (i + 1), watchdog_h, c);
+	}
+
 	re_thread_close();
 	return NULL;
 }
@@ -207,6 +215,21 @@ int main(void)
 		check(c->st.started == c->starts + 1, "stats.started", i);
 		check(c->st.pending == 0 && c->leftover == 0, "left pending", i);
 		check(c->st.foreign == 0, "foreign cancel", i);
+		/* Detached at thread exit: stopped, and cancelling them here
+		 * (another thread) touches no freed wheel and is not foreign. */
+		{
+			struct redum_tmr_stats mst;
+			unsigned k, running = 0;
+
+			for (k = 0; k < 4; k++) {
+				running += tmr_isrunning(&ctx[i].left[k]);
+				tmr_cancel(&ctx[i].left[k]);
+			}
+			redum_tmr_wheel_stats(&mst);
+			check(running == 0, "timers not detached at exit", i);
+			check(mst.foreign == 0 && mst.started == 0,
+			      "main's wheel touched", i);
+		}
 	}
 
 	libre_close();
