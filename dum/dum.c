@@ -69,6 +69,8 @@ static const char *ev_names[REDUM_DUM_EV_COUNT] = {
 	"?", "new", "provisional", "connected", "terminated", "failure",
 	"offer", "answer", "offer-rejected", "info", "info-response",
 	"options", "request", "response", "error",
+	"registered", "reg-retrying", "reg-failure", "unregistered",
+	"reg-bindings",
 };
 
 static const char *term_names[] = {
@@ -83,6 +85,7 @@ static const struct dum_class *class_of(enum redum_usage_type t)
 	case REDUM_USAGE_INVITE_SERVER:  return &dum_invite_server_class;
 	case REDUM_USAGE_REQUEST_CLIENT: return &dum_req_client_class;
 	case REDUM_USAGE_REQUEST_SERVER: return &dum_req_server_class;
+	case REDUM_USAGE_REGISTRATION_CLIENT: return &dum_reg_client_class;
 	default:                         return NULL;
 	}
 }
@@ -278,6 +281,34 @@ struct redum_dum_event *dum_ev_new(struct dum_usage *u,
 }
 
 
+/* An event without a SIP message and with @p extra bytes of the usage's
+ * own (registrations: struct redum_reg_info and its strings) at *extp,
+ * 8-byte aligned, freed with the event. */
+struct redum_dum_event *dum_ev_new_ext(struct redum_dum *dum,
+				       enum redum_usage_type ut,
+				       redum_dum_handle h,
+				       enum redum_dum_ev_type type,
+				       size_t extra, void **extp)
+{
+	struct evbox *box;
+	(void)dum;
+
+	box = calloc(1, sizeof(*box) + extra);
+	if (!box)
+		return NULL;
+
+	box->ev.type  = type;
+	box->ev.usage = ut;
+	box->ev.h     = h;
+	box->ev.msg.method = box->ev.msg.reason = box->ev.msg.ruri =
+		box->ev.msg.from = box->ev.msg.to =
+		box->ev.msg.call_id = box->ev.msg.ctype = "";
+	*extp = box->data;
+
+	return &box->ev;
+}
+
+
 static void ovf_flush(struct redum_dum *dum)
 {
 	while (dum->ovf_head) {
@@ -366,6 +397,11 @@ static redum_dum_event_h *handler_of(const struct redum_dum_handlers *hd,
 	case REDUM_DUM_EV_REQUEST:        return rh->on_request;
 	case REDUM_DUM_EV_RESPONSE:       return rh->on_response;
 	case REDUM_DUM_EV_ERROR:          return hd->on_error;
+	case REDUM_DUM_EV_REGISTERED:     return hd->reg.on_registered;
+	case REDUM_DUM_EV_REG_RETRYING:   return hd->reg.on_retrying;
+	case REDUM_DUM_EV_REG_FAILURE:    return hd->reg.on_failure;
+	case REDUM_DUM_EV_UNREGISTERED:   return hd->reg.on_unregistered;
+	case REDUM_DUM_EV_REG_BINDINGS:   return hd->reg.on_bindings;
 	default:                          return NULL;
 	}
 }
@@ -899,6 +935,19 @@ static void cmd_msg_handler(void *msg, void *arg)
 			dum_ood_request(dum, cmd);
 		break;
 
+	case DCMD_REGISTER:
+		if (dum->phase != PH_RUNNING) {
+			dum_post_error(dum, REDUM_USAGE_REGISTRATION_CLIENT,
+				       cmd->h, ESHUTDOWN);
+			break;
+		}
+		dum_reg_client_new(dum, cmd);
+		break;
+
+	case DCMD_REG_LOOKUP:
+		dum_registrar_lookup(dum, cmd);
+		break;
+
 	default:
 		u = usage_find(dum, cmd->h);
 		if (!u || u->dead) {
@@ -1141,6 +1190,7 @@ static void dum_teardown(struct redum_dum *dum)
 {
 	tmr_cancel(&dum->tmr_tick);
 	tmr_cancel(&dum->tmr_stop);
+	dum_registrar_teardown(dum);
 	dum->ht_usage = mem_deref(dum->ht_usage);
 	dum->ht_ct    = mem_deref(dum->ht_ct);
 	dum->ht_st    = mem_deref(dum->ht_st);
@@ -1299,6 +1349,7 @@ static int dum_setup(struct redum_dum *dum)
 
 	dum_invite_init(dum);
 	dum_ood_init(dum);
+	dum_registrar_init(dum);
 
 	err = dum_ops->tu_attach(dum->tu, false, dum->conf.batch);
 	if (err)
@@ -1452,6 +1503,10 @@ int redum_dum_alloc(struct redum_dum **dump, struct redum_stack *stack,
 	dum->conf.accept = dum->accept;
 	dum->conf.name   = NULL;
 
+	err = dum_registrar_alloc(dum, conf);
+	if (err)
+		goto out;
+
 	err = redum_fifo_alloc(&dum->cmdq, REDUM_FIFO_MPSC,
 			       dum->conf.cmd_capacity ?
 			       dum->conf.cmd_capacity : DEFAULT_CAPACITY);
@@ -1474,6 +1529,8 @@ int redum_dum_alloc(struct redum_dum **dump, struct redum_stack *stack,
 		methods |= REDUM_STACK_MBIT(REDUM_STACK_M_INVITE);
 	if (handlers->request.on_request)
 		methods |= dum->conf.methods;
+	if (dum->conf.registrar)
+		methods |= REDUM_STACK_MBIT(REDUM_STACK_M_REGISTER);
 	methods &= ~(REDUM_STACK_MBIT(REDUM_STACK_M_ACK) |
 		     REDUM_STACK_MBIT(REDUM_STACK_M_CANCEL));
 
@@ -1494,6 +1551,7 @@ int redum_dum_alloc(struct redum_dum **dump, struct redum_stack *stack,
  out:
 	(void)redum_fifo_free(dum->cmdq);
 	(void)redum_fifo_free(dum->appq);
+	dum_registrar_free(dum);
 	free(dum->allow);
 	free(dum->accept);
 	pthread_mutex_destroy(&dum->mtx);
@@ -1542,6 +1600,7 @@ int redum_dum_free(struct redum_dum *dum)
 	if (redum_fifo_free(dum->cmdq) || redum_fifo_free(dum->appq))
 		return EBUSY;
 
+	dum_registrar_free(dum);
 	free(dum->allow);
 	free(dum->accept);
 	pthread_mutex_destroy(&dum->mtx);

@@ -60,6 +60,9 @@ enum dum_cmd_type {
 	DCMD_OPTIONS,
 	DCMD_REQUEST,
 	DCMD_RESPOND,
+	DCMD_REGISTER,     /* reg_client.c: creates a registration       */
+	DCMD_UNREGISTER,   /* reg_client.c: on a registration's handle   */
+	DCMD_REG_LOOKUP,   /* registrar.c: bindings of an AOR            */
 };
 
 /** A command: one malloc, strings and body packed in data[]. */
@@ -260,6 +263,8 @@ struct redum_dum {
 	enum dum_phase phase;
 	struct redum_dum_event *ovf_head, *ovf_tail; /* app FIFO overflow  */
 	uint32_t congestion_depth;
+	struct dum_reg *reg;          /* registrar (registrar.c): conf [imm],
+					 store [dum], counters [atomic]     */
 };
 
 /* dum.c: the framework */
@@ -306,6 +311,22 @@ extern const struct dum_class dum_req_client_class;
 extern const struct dum_class dum_req_server_class;
 void dum_ood_init(struct redum_dum *dum);
 void dum_ood_request(struct redum_dum *dum, struct dum_cmd *cmd);
+
+/* reg_client.c, registrar.c (registrations; see dum/reg_int.h) */
+struct dum_reg;
+extern const struct dum_class dum_reg_client_class;
+void dum_reg_client_new(struct redum_dum *dum, struct dum_cmd *cmd);
+int  dum_registrar_alloc(struct redum_dum *dum,
+			 const struct redum_dum_conf *conf);
+void dum_registrar_init(struct redum_dum *dum);
+void dum_registrar_lookup(struct redum_dum *dum, struct dum_cmd *cmd);
+void dum_registrar_teardown(struct redum_dum *dum);
+void dum_registrar_free(struct redum_dum *dum);
+struct redum_dum_event *dum_ev_new_ext(struct redum_dum *dum,
+				       enum redum_usage_type ut,
+				       redum_dum_handle h,
+				       enum redum_dum_ev_type type,
+				       size_t extra, void **extp);
 
 /* Test hook: the invite state machine with the stack replaced (tests). */
 #endif

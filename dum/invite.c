@@ -45,6 +45,7 @@ struct inv {
 	uint8_t *offer;
 	size_t offer_len;
 	uint32_t glare_tries;
+	uint32_t ack_cseq;           /* ANSWER_WAIT: CSeq of the 2xx to ACK */
 	struct tmr tmr_glare;
 	enum redum_term_reason reason;
 	uint16_t scode;
@@ -55,7 +56,7 @@ struct inv {
 static const char *const state_names[REDUM_INV_STATE_COUNT] = {
 	"calling", "early", "cancelling", "offered", "proceeding",
 	"accepted", "connected", "reinvite-sent", "reinvite-received",
-	"reinvite-ack", "glare-wait", "terminating",
+	"reinvite-ack", "glare-wait", "answer-wait", "terminating",
 };
 
 static void inv_request(struct dum_usage *u, struct redum_stack_event *ev);
@@ -285,7 +286,8 @@ static void to_connected(struct inv *inv)
 {
 	dum_usage_set_state(&inv->u, REDUM_INV_CONNECTED);
 	if (inv->end_req)
-		send_bye(inv, REDUM_TERM_LOCAL_BYE, 0, 0);
+		send_bye(inv, inv->reason ? inv->reason :
+			 REDUM_TERM_LOCAL_BYE, 0, 0);
 }
 
 
@@ -409,6 +411,7 @@ static void initial_response(struct inv *inv, struct redum_stack_event *ev)
 	const struct sip_msg *msg = ev->msg;
 	struct redum_dum_event *conn = NULL, *ans = NULL;
 	uint32_t cseq;
+	bool late;
 	int err;
 
 	if (ev->type != REDUM_STACK_EV_RESPONSE) {
@@ -475,10 +478,15 @@ static void initial_response(struct inv *inv, struct redum_stack_event *ev)
 	if (pl_strdup(&inv->to_tag_buf, &msg->to.tag) == 0)
 		pl_set_str(&inv->to_tag, inv->to_tag_buf);
 
+	/* late offer: our INVITE had none, so the 2xx holds it and the ACK
+	 * must carry the application's answer */
+	late = !inv->offer_in_invite && has_body(msg);
+
 	if (inv->u.state != REDUM_INV_CANCELLING && !inv->end_req) {
 		conn = dum_ev_new(&inv->u, REDUM_DUM_EV_CONNECTED, msg);
-		if (inv->offer_in_invite && has_body(msg))
-			ans = dum_ev_new(&inv->u, REDUM_DUM_EV_ANSWER, msg);
+		if (has_body(msg))
+			ans = dum_ev_new(&inv->u, late ? REDUM_DUM_EV_OFFER :
+					 REDUM_DUM_EV_ANSWER, msg);
 	}
 
 	/* the view goes with the event into the stack's dialog creation */
@@ -493,6 +501,15 @@ static void initial_response(struct inv *inv, struct redum_stack_event *ev)
 		return;
 	}
 	inv->established = true;
+
+	if (late && conn) {
+		inv->ack_cseq = cseq;
+		dum_usage_set_state(&inv->u, REDUM_INV_ANSWER_WAIT);
+		dum_ev_post(dum, conn);
+		dum_ev_post(dum, ans);
+		return;
+	}
+
 	dum_stack_err(dum, dum_ops->ack(dum->tu, inv->u.dlg->id, cseq,
 					   NULL, NULL, 0));
 
@@ -904,12 +921,42 @@ static void inv_srv_event(struct dum_usage *u, struct dum_st *st,
 
 /* ---- application commands ---------------------------------------------- */
 
+/* ANSWER_WAIT: the ACK of the 2xx carries the answer (or nothing, when
+ * the call is ended instead). */
+static int late_ack(struct inv *inv, const char *ctype, const void *body,
+		    size_t body_len)
+{
+	char *hdrs = mk_hdrs(ctype, body_len, NULL);
+	int err;
+
+	if (!hdrs)
+		return ENOMEM;
+
+	err = dum_ops->ack(tu_of(inv), inv->u.dlg->id, inv->ack_cseq, hdrs,
+			   body, body_len);
+	mem_deref(hdrs);
+	dum_stack_err(inv->u.dum, err);
+
+	return err;
+}
+
+
 static void cmd_answer(struct inv *inv, struct dum_cmd *cmd)
 {
 	struct dum_st *st = inv->st_inv;
 	uint32_t flags = REDUM_STACK_F_CONTACT;
 	int state = inv->u.state;
 	int err;
+
+	if (state == REDUM_INV_ANSWER_WAIT && cmd->scode >= 200) {
+		err = late_ack(inv, cmd->ctype, cmd->body, cmd->body_len);
+		if (err)
+			dum_post_error(inv->u.dum, inv->u.cls->type, inv->u.h,
+				       err);
+		else
+			to_connected(inv);
+		return;
+	}
 
 	if (!st || !st->view ||
 	    (state != REDUM_INV_OFFERED && state != REDUM_INV_PROCEEDING &&
@@ -949,6 +996,14 @@ static void cmd_reject(struct inv *inv, struct dum_cmd *cmd)
 	struct dum_st *st = inv->st_inv;
 	int state = inv->u.state;
 	uint16_t scode = cmd->scode;
+
+	if (state == REDUM_INV_ANSWER_WAIT) {
+		/* an unacceptable offer in a 2xx: ACK, then BYE (RFC 3261
+		 * 13.2.2.4) */
+		(void)late_ack(inv, NULL, NULL, 0);
+		send_bye(inv, REDUM_TERM_LOCAL_BYE, scode, 0);
+		return;
+	}
 
 	if (!st || !st->view ||
 	    (state != REDUM_INV_OFFERED && state != REDUM_INV_PROCEEDING &&
@@ -1013,6 +1068,12 @@ static void do_end(struct inv *inv, enum redum_term_reason bye_reason)
 		send_bye(inv, bye_reason, 0, 0);
 		return;
 
+	case REDUM_INV_ANSWER_WAIT:
+		/* the 2xx is ACKed (without an answer) before the BYE */
+		(void)late_ack(inv, NULL, NULL, 0);
+		send_bye(inv, bye_reason, 0, 0);
+		return;
+
 	default:
 		send_bye(inv, bye_reason, 0, 0);
 		return;
@@ -1062,7 +1123,8 @@ static void inv_command(struct dum_usage *u, struct dum_cmd *cmd)
 				state == REDUM_INV_REINVITE_RECEIVED ||
 				state == REDUM_INV_REINVITE_ACK ||
 				state == REDUM_INV_GLARE_WAIT ||
-				state == REDUM_INV_ACCEPTED;
+				state == REDUM_INV_ACCEPTED ||
+				state == REDUM_INV_ANSWER_WAIT;
 
 			dum_post_error(dum, u->cls->type, u->h,
 				       busy ? EBUSY : EPROTO);

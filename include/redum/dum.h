@@ -47,6 +47,8 @@ extern "C" {
 #endif
 
 struct redum_dum;
+struct redum_reg_info;
+struct redum_registrar_conf;
 
 /** A usage's name: never reused within a DUM; 0 is "no usage". */
 typedef uint64_t redum_dum_handle;
@@ -83,6 +85,9 @@ enum redum_invite_state {
 	REDUM_INV_REINVITE_RECEIVED, /**< peer's re-INVITE, app to answer     */
 	REDUM_INV_REINVITE_ACK,  /**< we accepted a re-INVITE, ACK awaited    */
 	REDUM_INV_GLARE_WAIT,    /**< our re-INVITE got 491: retry timer      */
+	REDUM_INV_ANSWER_WAIT,   /**< UAC: the 2xx held the offer (our INVITE
+				      had none); the ACK waits for the
+				      application's answer                  */
 	REDUM_INV_TERMINATING,   /**< BYE sent, response awaited              */
 	REDUM_INV_STATE_COUNT
 };
@@ -127,6 +132,12 @@ enum redum_dum_ev_type {
 	REDUM_DUM_EV_RESPONSE,       /**< final response to our request       */
 	REDUM_DUM_EV_ERROR,          /**< a command failed (err; ENOENT: the
 					  handle names no live usage)       */
+	/* registrations (include/redum/reg.h; details in ev->reg) */
+	REDUM_DUM_EV_REGISTERED,     /**< reg: bound (or refreshed)           */
+	REDUM_DUM_EV_REG_RETRYING,   /**< reg: failed, retry scheduled        */
+	REDUM_DUM_EV_REG_FAILURE,    /**< reg: failed for good; usage ended   */
+	REDUM_DUM_EV_UNREGISTERED,   /**< reg: unregistered/ended; usage gone */
+	REDUM_DUM_EV_REG_BINDINGS,   /**< registrar: answer to a lookup       */
 	REDUM_DUM_EV_COUNT
 };
 
@@ -157,6 +168,8 @@ struct redum_dum_event {
 	enum redum_term_reason reason; /**< TERMINATED only                   */
 	bool has_msg;                /**< msg holds a copied SIP message      */
 	struct redum_dum_msg msg;
+	const struct redum_reg_info *reg; /**< registration events: details
+					       (include/redum/reg.h), else NULL */
 };
 
 /** An event handler; runs on the application thread. */
@@ -166,9 +179,9 @@ typedef void (redum_dum_event_h)(struct redum_dum *dum,
 
 /** Invite sessions (both REDUM_USAGE_INVITE_CLIENT and _SERVER). */
 struct redum_invite_handlers {
-	redum_dum_event_h *on_new;         /**< NULL: DUM refuses calls (488 is
-					        not sent: INVITE is not routed
-					        to DUM at all, the stack 501s) */
+	redum_dum_event_h *on_new;         /**< NULL: DUM takes no calls (new
+					        INVITEs are not routed to it:
+					        the stack answers 501)        */
 	redum_dum_event_h *on_provisional;
 	redum_dum_event_h *on_connected;
 	redum_dum_event_h *on_terminated;
@@ -192,10 +205,21 @@ struct redum_request_handlers {
 	redum_dum_event_h *on_response;
 };
 
+/** Registrations (include/redum/reg.h): the client usage and the
+ *  registrar's lookup answers. */
+struct redum_reg_handlers {
+	redum_dum_event_h *on_registered;   /**< REGISTERED                  */
+	redum_dum_event_h *on_retrying;     /**< REG_RETRYING                */
+	redum_dum_event_h *on_failure;      /**< REG_FAILURE                 */
+	redum_dum_event_h *on_unregistered; /**< UNREGISTERED                */
+	redum_dum_event_h *on_bindings;     /**< REG_BINDINGS                */
+};
+
 /** The application's handlers, fixed at redum_dum_alloc(). */
 struct redum_dum_handlers {
 	struct redum_invite_handlers invite;
 	struct redum_request_handlers request;
+	struct redum_reg_handlers reg;
 	/** A command failed (REDUM_DUM_EV_ERROR), whatever the usage type. */
 	redum_dum_event_h *on_error;
 	/** The final message on the application FIFO, after every event: the
@@ -224,6 +248,9 @@ struct redum_dum_conf {
 				         ending usages (default 4000)         */
 	const char *allow;          /**< Allow of the automatic OPTIONS 200   */
 	const char *accept;         /**< Accept of it (application/sdp)       */
+	const struct redum_registrar_conf *registrar; /**< non-NULL: DUM is a
+				         registrar (REGISTER taken; copied,
+				         include/redum/reg.h)                */
 };
 
 /** Defaults as documented above. Thread: any. */
@@ -361,7 +388,9 @@ int redum_dum_call(struct redum_dum *dum, redum_dum_handle *hp,
  * Answers the peer's INVITE of call @p h: 101..199 (provisional; the stack
  * already sent 100) or 2xx (accept; the stack retransmits it until the ACK).
  * Also answers a received re-INVITE (2xx with the answer, or the offer if
- * the re-INVITE had none). @p ctype/@p body: the answer (SDP), or NULL.
+ * the re-INVITE had none), and, for a call made without an offer, the
+ * offer of the peer's 2xx (any 2xx code: the answer goes in the ACK).
+ * @p ctype/@p body: the answer (SDP), or NULL.
  */
 int redum_invite_answer(struct redum_dum *dum, redum_dum_handle h,
 			uint16_t scode, const char *reason, const char *ctype,

@@ -292,7 +292,8 @@ typedef void (redum_stack_removed_h)(struct redum_stack_tu *tu, void *arg);
 /**
  * Hands an event back. Frees it on the calling thread if it holds no view;
  * otherwise posts it back to the stack (a lock-free list that never fails
- * and needs no allocation), which does the mem_deref.
+ * and needs no allocation), which does the mem_deref. @p tu must be the TU
+ * that received it.
  *
  * Thread: the TU's thread. Lock-free.
  */
@@ -334,9 +335,12 @@ int redum_stack_tu_alloc(struct redum_stack_tu **tup,
 int redum_stack_tu_attach(struct redum_stack_tu *tu, bool manual,
 			  uint32_t batch);
 
-/** Doorbell of a manually attached TU. Thread: any. */
+/** Doorbell of a manually attached TU. Thread: any, until
+ *  TransactionUserRemoved (the stack then frees the FIFO). */
 int redum_stack_tu_fd(const struct redum_stack_tu *tu);
-/** Handles pending events of a manually attached TU. Thread: the TU's. */
+/** Handles pending events of a manually attached TU; the last one handled
+ *  is TransactionUserRemoved, after which it must not be called.
+ *  Thread: the TU's. Wait-free per event. */
 uint32_t redum_stack_tu_drain(struct redum_stack_tu *tu);
 /** True once TransactionUserRemoved was handled. Thread: any. */
 bool redum_stack_tu_finished(const struct redum_stack_tu *tu);

@@ -785,3 +785,40 @@ Test(fsm, every_event_view_goes_back)
 	cr_expect_eq(released, 6, "released %u of 6 events", released);
 	teardown();
 }
+
+Test(fsm, uac_late_offer_answered_in_ack)
+{
+	struct redum_dum_req r = {
+		.uri = "sip:b@127.0.0.1:5070", .from = "sip:caller@127.0.0.1",
+	};
+	redum_dum_handle h;
+	const struct call *c;
+	uint64_t dlg, tok;
+
+	setup(false);
+	cr_assert_eq(redum_dum_call(dum, &h, &r), 0);   /* no offer */
+	pump();
+	dlg = expect_call("dlg_alloc")->dlg;
+	c = expect_call("drequest");
+	cr_expect_eq(c->body_len, 0);
+	tok = c->id;
+
+	inject(REDUM_STACK_EV_RESPONSE, tok, dlg, 0,
+	       resp(200, "INVITE", "t1", 1, offer));
+	expect_call("dlg_create");
+	no_more_calls();                 /* no ACK before the answer */
+	cr_expect_eq(expect_ev(REDUM_DUM_EV_CONNECTED)->h, h);
+	cr_expect_eq(expect_ev(REDUM_DUM_EV_OFFER)->body_len, strlen(offer));
+	cr_expect_eq(alive(REDUM_USAGE_INVITE_CLIENT, REDUM_INV_ANSWER_WAIT),
+		     1);
+
+	cr_assert_eq(redum_invite_answer(dum, h, 200, NULL, "application/sdp",
+					 offer, strlen(offer)), 0);
+	pump();
+	c = expect_call("ack");
+	cr_expect_eq(c->dlg, dlg);
+	cr_expect_eq(c->cseq, 1);
+	cr_expect_eq(c->body_len, strlen(offer), "the answer rides the ACK");
+	cr_expect_eq(alive(REDUM_USAGE_INVITE_CLIENT, REDUM_INV_CONNECTED), 1);
+	teardown();
+}
