@@ -11,7 +11,10 @@
  *  - dropping our reference to a pending stateful request cancels it (a
  *    CANCEL once a provisional came) and no handler is called any more;
  *  - the INVITE ctrans ends at the first 2xx: retransmitted 2xx reach our
- *    response listener, where we re-send the ACK we sent for it.
+ *    response listener, where we re-send the ACK we sent for it; so do the
+ *    2xx of other forks (another To-tag), which we report to the TU with the
+ *    INVITE's token for 64*T1 after the first 2xx (RFC 3261 13.2.2.4: each
+ *    2xx makes a dialog of its own that the UAC must ACK, and may BYE).
  */
 #include <errno.h>
 #include <string.h>
@@ -36,12 +39,23 @@ struct dlg {
 	struct tu_rec *rec;
 	uint64_t id;
 	struct sip_dialog *dlg;
+	/* UAC: the dialog as allocated, kept to fork from: libre 1.1.0 forks
+	 * only from a dialog that sip_dialog_create() has not established */
+	struct sip_dialog *proto;
 	struct mbuf *ack_mb;     /* last ACK of a 2xx, re-sent on its retx  */
 	struct sa ack_dst;
 	enum sip_transp ack_tp;
 	uint32_t ack_cseq;
 	struct tmr ack_tmr;
+	/* the fork window of the INVITE that made this dialog (UAC only) */
+	uint64_t fork_token;     /* the INVITE's token, 0 if no window     */
+	uint32_t fork_cseq;
+	uint64_t fork_until;     /* tmr_jiffies() bound of the window       */
+	uint32_t fork_tags[8];   /* To-tag hashes already reported          */
+	uint32_t fork_tagc;
 };
+
+enum { FORK_TAGS_MAX = 8 };
 
 
 static inline uint32_t id_hash(uint64_t id)
@@ -81,6 +95,7 @@ static void dlg_destructor(void *arg)
 	tmr_cancel(&d->ack_tmr);
 	mem_deref(d->ack_mb);
 	mem_deref(d->dlg);
+	mem_deref(d->proto);
 	CNT_DEC(d->stack->c.dialogs_alive);
 }
 
@@ -235,8 +250,55 @@ static bool ack_retx_cmp(struct le *le, void *arg)
 	const struct dlg *d = le->data;
 	const struct sip_msg *msg = arg;
 
+	/* the tags too: a fork's 2xx has the Call-ID and CSeq of another
+	 * dialog's, and must not get that dialog's ACK */
 	return d->ack_mb && d->ack_cseq == msg->cseq.num &&
+		sip_dialog_established(d->dlg) && sip_dialog_cmp(d->dlg, msg);
+}
+
+
+static bool fork_cmp(struct le *le, void *arg)
+{
+	const struct dlg *d = le->data;
+	const struct sip_msg *msg = arg;
+
+	return d->fork_token && d->fork_cseq == msg->cseq.num &&
 		!pl_strcmp(&msg->callid, sip_dialog_callid(d->dlg));
+}
+
+
+/* A 2xx of another fork of the INVITE that made dialog @p d: report it to
+ * the TU once per To-tag (it forks the dialog, ACKs and BYEs it); the
+ * retransmissions that arrive before the TU's ACK are absorbed. */
+static void fork_report(struct redum_stack *stack, struct dlg *d,
+			const struct sip_msg *msg)
+{
+	struct redum_stack_event *ev;
+	uint32_t tag = hash_joaat_pl(&msg->to.tag);
+
+	if (tmr_jiffies() > d->fork_until) {
+		d->fork_token = 0;
+		CNT_INC(stack->c.fork_late);
+		return;
+	}
+
+	for (uint32_t i = 0; i < d->fork_tagc; i++) {
+		if (d->fork_tags[i] == tag) {
+			CNT_INC(stack->c.fork_absorbed);
+			return;
+		}
+	}
+	if (d->fork_tagc < FORK_TAGS_MAX)
+		d->fork_tags[d->fork_tagc++] = tag;
+
+	CNT_INC(stack->c.resp_in[1]);
+	CNT_INC(stack->c.forks);
+	ev = stack_ev_alloc(REDUM_STACK_EV_RESPONSE, d->fork_token, d->id, 0);
+	if (ev) {
+		ev->ref = mem_ref((void *)msg);
+		ev->msg = msg;
+	}
+	stack_post(stack, d->rec, ev);
 }
 
 
@@ -255,8 +317,17 @@ bool cli_response_handler(const struct sip_msg *msg, void *arg)
 	d = list_ledata(hash_lookup(stack->ht_dlgcid,
 				    hash_joaat_pl(&msg->callid), ack_retx_cmp,
 				    (void *)msg));
-	if (!d)
+	if (!d) {
+		if (!msg->to.tag.l)
+			return true;
+		d = list_ledata(hash_lookup(stack->ht_dlgcid,
+					    hash_joaat_pl(&msg->callid),
+					    fork_cmp, (void *)msg));
+		if (d && !(sip_dialog_established(d->dlg) &&
+			   sip_dialog_cmp(d->dlg, msg)))
+			fork_report(stack, d, msg);
 		return true;
+	}
 
 	d->ack_mb->pos = 0;
 	if (sip_send(stack->sip, NULL, d->ack_tp, &d->ack_dst, d->ack_mb))
@@ -349,6 +420,18 @@ static void resp_handler(int err, const struct sip_msg *msg, void *arg)
 		ev->msg = msg;
 	}
 	stack_post(stack, cli->rec, ev);
+
+	if (msg->scode >= 200 && msg->scode < 300 && cli->dlg &&
+	    !pl_strcmp(&msg->cseq.met, "INVITE")) {
+		struct dlg *d = dlg_find(stack, cli->rec, cli->dlg);
+		if (d) {
+			d->fork_token = cli->token;
+			d->fork_cseq  = msg->cseq.num;
+			d->fork_until = tmr_jiffies() + 64 * stack->conf.t1_ms;
+			d->fork_tags[0] = hash_joaat_pl(&msg->to.tag);
+			d->fork_tagc  = 1;
+		}
+	}
 
 	if (msg->scode >= 200) {
 		cli->req = NULL;
@@ -541,8 +624,10 @@ void cli_cmd(struct redum_stack *stack, struct tu_rec *rec, struct cmd *cmd)
 			cmd_failed(stack, rec, 0, cmd->id2, EEXIST);
 			break;
 		}
+		/* cmd->hdrs carries the optional route URI */
 		err = sip_dialog_alloc(&sd, cmd->s[0], cmd->s[1], cmd->s[2],
-				       cmd->s[3], NULL, 0);
+				       cmd->s[3], cmd->hdrs ? &cmd->hdrs : NULL,
+				       cmd->hdrs ? 1 : 0);
 		if (err || !dlg_new(stack, rec, cmd->id2, sd))
 			cmd_failed(stack, rec, 0, cmd->id2,
 				   err ? err : ENOMEM);
@@ -567,8 +652,15 @@ void cli_cmd(struct redum_stack *stack, struct tu_rec *rec, struct cmd *cmd)
 		d = dlg_find(stack, rec, cmd->id2);
 		if (!d)
 			err = ENOENT;
-		else if (!sip_dialog_established(d->dlg))
-			err = sip_dialog_create(d->dlg, cmd->ev->ref);
+		else if (!sip_dialog_established(d->dlg)) {
+			/* establish by forking, keeping the prototype for
+			 * the 2xx of other forks (see struct dlg) */
+			err = sip_dialog_fork(&sd, d->dlg, cmd->ev->ref);
+			if (!err) {
+				d->proto = d->dlg;
+				d->dlg = sd;
+			}
+		}
 		else if (!sip_dialog_cmp(d->dlg, cmd->ev->ref))
 			err = EALREADY;     /* another To-tag: a fork */
 		else if (sip_msg_hdr(cmd->ev->ref, SIP_HDR_CONTACT))
@@ -589,7 +681,8 @@ void cli_cmd(struct redum_stack *stack, struct tu_rec *rec, struct cmd *cmd)
 		else if (dlg_find(stack, rec, cmd->id2))
 			err = EEXIST;
 		else
-			err = sip_dialog_fork(&sd, od->dlg, cmd->ev->ref);
+			err = sip_dialog_fork(&sd, od->proto ? od->proto :
+					      od->dlg, cmd->ev->ref);
 		if (!err && !dlg_new(stack, rec, cmd->id2, sd))
 			err = ENOMEM;
 		if (err)

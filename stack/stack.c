@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <re.h>
 #include "stack_int.h"
+#include "udp_batch.h"
 
 enum {
 	TICK_MS = 20,                /* housekeeping: released views, overflow
@@ -510,6 +511,7 @@ static void tick_handler(void *arg)
 {
 	struct redum_stack *stack = arg;
 	struct redum_fifo_stats fs;
+	struct udp_batch_stats ubs = {0};
 	uint64_t enq = 0, deq = 0, full = 0, depth = 0, hw = 0, cap = 0;
 	struct le *le;
 
@@ -536,6 +538,14 @@ static void tick_handler(void *arg)
 	atomic_store_explicit(&stack->tus_depth, depth, memory_order_relaxed);
 	atomic_store_explicit(&stack->tus_hw, hw, memory_order_relaxed);
 	atomic_store_explicit(&stack->tus_cap, cap, memory_order_relaxed);
+
+	udp_batch_stats(stack->ub, &ubs);
+	atomic_store_explicit(&stack->c.rx_wakes, ubs.wakes,
+			      memory_order_relaxed);
+	atomic_store_explicit(&stack->c.rx_calls, ubs.calls,
+			      memory_order_relaxed);
+	atomic_store_explicit(&stack->c.rx_dgrams, ubs.dgrams,
+			      memory_order_relaxed);
 
 	overload_check(stack);
 	progress(stack);
@@ -634,10 +644,13 @@ static int add_listener(struct redum_stack *stack, uint32_t i)
 	if (err)
 		return err;
 
+	/* UDP: the socket libre creates is read in batches (udp_batch.c) */
+	udp_batch_capture(stack->ub, l->tp == SIP_TRANSP_UDP);
 	if (l->tp == SIP_TRANSP_TLS)
 		err = sip_transp_add(stack->sip, l->tp, &l->addr, stack->tls);
 	else
 		err = sip_transp_add(stack->sip, l->tp, &l->addr);
+	udp_batch_capture(stack->ub, false);
 	if (err)
 		goto out;
 
@@ -676,6 +689,10 @@ static int stack_setup(struct redum_stack *stack)
 	const struct redum_stack_conf *conf = &stack->conf;
 	uint32_t hs = conf->obj_hsize;
 	int err;
+
+	err = udp_batch_alloc(&stack->ub);
+	if (err)
+		return err;
 
 	err = sip_alloc(&stack->sip, NULL, conf->ctrans_hsize,
 			conf->strans_hsize, conf->tcp_hsize, stack->software,
@@ -742,6 +759,9 @@ static void stack_teardown(struct redum_stack *stack)
 		mem_deref(stack->sip);
 	stack->sip = NULL;
 	stack->tls = mem_deref(stack->tls);
+	/* after the sockets' owners: frees our references to them (the
+	 * last ones close the fds, on this thread's loop) */
+	stack->ub  = mem_deref(stack->ub);
 }
 
 
@@ -994,11 +1014,17 @@ void redum_stack_stats(const struct redum_stack *stack,
 	st->ack_retx        = LD(s->c.ack_retx);
 	st->acks            = LD(s->c.acks);
 	st->ack_timeouts    = LD(s->c.ack_timeouts);
+	st->forks           = LD(s->c.forks);
+	st->fork_absorbed   = LD(s->c.fork_absorbed);
+	st->fork_late       = LD(s->c.fork_late);
 	st->unclaimed       = LD(s->c.unclaimed);
 	st->busy_503        = LD(s->c.busy_503);
 	st->shed_503        = LD(s->c.shed_503);
 	st->overloads       = LD(s->c.overloads);
 	st->rx_drops        = LD(s->c.rx_drops);
+	st->rx_wakes        = LD(s->c.rx_wakes);
+	st->rx_calls        = LD(s->c.rx_calls);
+	st->rx_dgrams       = LD(s->c.rx_dgrams);
 	st->overflowed      = LD(s->c.overflowed);
 	st->cmd_rejected    = LD(s->c.cmd_rejected);
 	st->cmd_failed      = LD(s->c.cmd_failed);
@@ -1054,11 +1080,17 @@ int redum_stack_stats_print(struct re_printf *pf,
 	err |= pr(pf, "ack_retx", st->ack_retx);
 	err |= pr(pf, "acks", st->acks);
 	err |= pr(pf, "ack_timeouts", st->ack_timeouts);
+	err |= pr(pf, "forks", st->forks);
+	err |= pr(pf, "fork_absorbed", st->fork_absorbed);
+	err |= pr(pf, "fork_late", st->fork_late);
 	err |= pr(pf, "unclaimed", st->unclaimed);
 	err |= pr(pf, "busy_503", st->busy_503);
 	err |= pr(pf, "shed_503", st->shed_503);
 	err |= pr(pf, "overloads", st->overloads);
 	err |= pr(pf, "rx_drops", st->rx_drops);
+	err |= pr(pf, "rx_wakes", st->rx_wakes);
+	err |= pr(pf, "rx_calls", st->rx_calls);
+	err |= pr(pf, "rx_dgrams", st->rx_dgrams);
 	err |= pr(pf, "overflowed", st->overflowed);
 	err |= pr(pf, "cmd_rejected", st->cmd_rejected);
 	err |= pr(pf, "cmd_failed", st->cmd_failed);
@@ -1434,13 +1466,24 @@ int redum_stack_dlg_alloc(struct redum_stack_tu *tu, uint64_t dlg,
 			  const char *uri, const char *to_uri,
 			  const char *from_name, const char *from_uri)
 {
+	return redum_stack_dlg_alloc_route(tu, dlg, uri, to_uri, from_name,
+					   from_uri, NULL);
+}
+
+
+int redum_stack_dlg_alloc_route(struct redum_stack_tu *tu, uint64_t dlg,
+				const char *uri, const char *to_uri,
+				const char *from_name, const char *from_uri,
+				const char *route)
+{
 	struct cmd *cmd;
 
 	if (!tu || !dlg || !uri || !to_uri || !from_uri)
 		return EINVAL;
 
+	/* the route rides in the hdrs slot (no headers for this command) */
 	cmd = cmd_alloc(CMD_DLG_ALLOC, tu, uri, to_uri, from_name, from_uri,
-			NULL, NULL, 0);
+			route, NULL, 0);
 	if (cmd)
 		cmd->id2 = dlg;
 

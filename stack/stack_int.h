@@ -34,7 +34,9 @@ struct counters {
 	_Atomic uint64_t resp_in[6], resp_out[6];
 	_Atomic uint64_t retx_2xx, invite_absorbed, ack_retx, acks;
 	_Atomic uint64_t ack_timeouts, unclaimed, busy_503, overflowed;
+	_Atomic uint64_t forks, fork_absorbed, fork_late;
 	_Atomic uint64_t shed_503, overloads, rx_drops;
+	_Atomic uint64_t rx_wakes, rx_calls, rx_dgrams; /* udp_batch.c  */
 	_Atomic uint64_t cmd_rejected, cmd_failed, send_errors;
 };
 
@@ -135,6 +137,7 @@ struct redum_stack {
 	struct sip *sip;
 	struct sip_lsnr *lsnr_req, *lsnr_resp;
 	struct tls *tls;
+	struct udp_batch *ub;            /* batched UDP receive (udp_batch.c) */
 	struct list tul, closedl;
 	struct hash *ht_srv, *ht_acc, *ht_cli, *ht_dlg, *ht_dlgcid;
 	uint64_t next_srv;

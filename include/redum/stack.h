@@ -199,6 +199,10 @@ struct redum_stack_stats {
 	uint64_t ack_retx;      /**< ACKs re-sent on a retransmitted 2xx    */
 	uint64_t acks;          /**< ACKs of our 2xx received               */
 	uint64_t ack_timeouts;  /**< 2xx never ACKed within 64*T1           */
+	uint64_t forks;         /**< 2xx of other forks reported (new To-tag
+				     after the INVITE's first 2xx)          */
+	uint64_t fork_absorbed; /**< their retransmissions before the TU ACKed */
+	uint64_t fork_late;     /**< fork 2xx after the 64*T1 window (dropped) */
 	uint64_t unclaimed;     /**< requests no TU took (501/481/ACK)      */
 	uint64_t busy_503;      /**< new requests refused: TU FIFO full,
 				     TU leaving, stack stopping, overload  */
@@ -206,6 +210,10 @@ struct redum_stack_stats {
 	uint64_t overloads;     /**< times overload control switched on    */
 	uint64_t rx_drops;      /**< datagrams the kernel dropped on our UDP
 				     sockets (SO_MEMINFO), last tick       */
+	uint64_t rx_wakes;      /**< UDP read wake-ups (batched receive:
+				     docs/STACK.md), as of the last tick   */
+	uint64_t rx_calls;      /**< recvmmsg() calls that returned data   */
+	uint64_t rx_dgrams;     /**< UDP datagrams read                    */
 	uint64_t overflowed;    /**< events parked in a TU overflow list    */
 	uint64_t cmd_rejected;  /**< commands refused (unknown id, state)   */
 	uint64_t cmd_failed;    /**< commands whose libre call failed        */
@@ -256,7 +264,11 @@ enum redum_stack_ev_type {
 	REDUM_STACK_EV_ACK_TIMEOUT,
 	/** A response to client transaction id (the TU's token): msg view,
 	 *  dlg = dialog id for in-dialog requests. Final when
-	 *  msg->scode >= 200: no more events about that token. */
+	 *  msg->scode >= 200: no more events about that token — except, for an
+	 *  INVITE sent in a UAC dialog, a 2xx of ANOTHER fork (another To-tag)
+	 *  within 64*T1 of the first 2xx: reported once per To-tag with the
+	 *  INVITE's token and dlg = the INVITE's dialog, for the TU to
+	 *  redum_stack_dlg_fork(), redum_stack_ack() and keep or BYE. */
 	REDUM_STACK_EV_RESPONSE,
 	/** Client transaction id failed without a final response: err =
 	 *  ETIMEDOUT, ECONNREFUSED, ECONNABORTED (stack stopping), ... */
@@ -448,6 +460,14 @@ int redum_stack_cancel(struct redum_stack_tu *tu, uint64_t token);
 int redum_stack_dlg_alloc(struct redum_stack_tu *tu, uint64_t dlg,
 			  const char *uri, const char *to_uri,
 			  const char *from_name, const char *from_uri);
+
+/** Like redum_stack_dlg_alloc() with a numeric @p route URI (outbound
+ *  proxy / next hop, loose routing) put in the dialog's route set, or
+ *  NULL for none. */
+int redum_stack_dlg_alloc_route(struct redum_stack_tu *tu, uint64_t dlg,
+				const char *uri, const char *to_uri,
+				const char *from_name, const char *from_uri,
+				const char *route);
 
 /** UAS dialog from the request of server transaction @p srv
  *  (sip_dialog_accept). Post it before the reply that carries the To-tag:

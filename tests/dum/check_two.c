@@ -175,8 +175,37 @@ int main(int argc, char **argv)
 	CHECK(st.usages_created[REDUM_USAGE_INVITE_SERVER] == i + 1,
 	      "B: %u server sessions", i + 1);
 
+	/* stop A with live calls: each ends (BYE), B sees remote BYEs */
+	{
+		struct redum_dum_req req;
+		redum_dum_handle h;
+		const struct tev *t;
+		unsigned k, live = 0, byes = 0;
+
+		for (k = 0; k < 5; k++) {
+			tapp_req(&A, B.uri, &req);
+			CHECK(redum_dum_call(A.dum, &h, &req) == 0, "call");
+			t = tapp_expect(&B, REDUM_DUM_EV_NEW, T);
+			if (t && !redum_invite_answer(B.dum, t->h, 200, NULL,
+						      NULL, NULL, 0) &&
+			    tapp_expect(&A, REDUM_DUM_EV_CONNECTED, T))
+				++live;
+		}
+		CHECK(live == 5, "5 live calls (%u)", live);
+		redum_dum_stats(A.dum, &st);
+		re_printf("A before stop:\n%H", redum_dum_stats_print, &st);
+		CHECK(tapp_stop(&A, 10000), "stop A with live calls");
+		for (k = 0; k < live; k++) {
+			t = tapp_expect(&B, REDUM_DUM_EV_TERMINATED, T);
+			if (t && t->reason == REDUM_TERM_REMOTE_BYE)
+				++byes;
+		}
+		CHECK(byes == live, "B: %u remote BYEs of %u", byes, live);
+	}
+
  out:
-	CHECK(tapp_stop(&A, 10000), "stop A");
+	if (A.dum)
+		CHECK(tapp_stop(&A, 10000), "stop A");
 	CHECK(tapp_stop(&B, 10000), "stop B");
 
 	printf("%u passed, %u failed\n", passed, failed);

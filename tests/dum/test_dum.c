@@ -402,3 +402,34 @@ Test(dum, options_and_message_between_instances)
 	cr_expect(tapp_stop(&A, 10000));
 	cr_expect(tapp_stop(&B, 10000));
 }
+
+
+Test(dum, cancel_before_any_answer)
+{
+	struct redum_dum_req req;
+	redum_dum_handle ha;
+	const struct tev *t;
+
+	cr_assert_eq(tapp_start(&A, 100, NULL), 0);
+	cr_assert_eq(tapp_start(&B, 100, NULL), 0);
+
+	tapp_req(&A, B.uri, &req);
+	cr_assert_eq(redum_dum_call(A.dum, &ha, &req), 0);
+	t = tapp_expect(&B, REDUM_DUM_EV_NEW, T);
+	cr_assert(t);
+
+	/* the app never answered: only the stack's 100 went back, which is
+	 * enough for libre to send the CANCEL */
+	cr_assert_eq(redum_invite_end(A.dum, ha), 0);
+	t = tapp_expect(&B, REDUM_DUM_EV_TERMINATED, T);
+	cr_assert(t);
+	cr_expect_eq(t->reason, REDUM_TERM_CANCELLED);
+	t = tapp_expect(&A, REDUM_DUM_EV_TERMINATED, T);
+	cr_assert(t);
+	cr_expect_eq(t->h, ha);
+	cr_expect_eq(t->reason, REDUM_TERM_CANCELLED);
+	cr_expect_eq(t->scode, 487);
+
+	cr_expect(tapp_stop(&A, 10000));
+	cr_expect(tapp_stop(&B, 10000));
+}

@@ -928,3 +928,85 @@ Test(stack, overload_sheds_new_requests)
 	cr_assert(ttu_finish(&t, 10000));
 	cr_assert_eq(redum_stack_join(stack, &st), 0);
 }
+
+
+/* A second 2xx with another To-tag (a fork) after the first 2xx is
+ * reported with the INVITE's token; the TU forks the dialog, ACKs and BYEs
+ * it; each ACK and BYE carries its own dialog's To-tag (checked by SIPp). */
+Test(stack, forked_2xx_reported_and_acked_per_dialog)
+{
+	struct redum_stack *stack = NULL;
+	struct redum_stack_event *ev;
+	struct redum_stack_stats st;
+	uint16_t peer = th_free_port();
+	char uri[64], from[64];
+	uint32_t cseq;
+	struct ttu t;
+	pid_t pid;
+
+	cr_assert_eq(th_stack_start(&stack, 500), 0);
+	cr_assert_eq(ttu_start(&t, stack, 0), 0);
+
+	pid = th_sipp_spawn(NULL, peer, "-sf", th_scen("uas_fork.xml"),
+			    "-m", "1", NULL);
+	cr_assert_gt(pid, 0);
+	usleep(300000);
+
+	snprintf(uri, sizeof(uri), "sip:uas@127.0.0.1:%u", peer);
+	snprintf(from, sizeof(from), "sip:test@127.0.0.1:%u",
+		 th_stack_port(stack));
+
+	cr_assert_eq(redum_stack_dlg_alloc(t.tu, 1, uri, uri, "test", from),
+		     0);
+	cr_assert_eq(redum_stack_drequest(t.tu, 7, 1, REDUM_STACK_F_CONTACT,
+					  "INVITE", NULL, NULL, 0), 0);
+
+	ev = ttu_expect(&t, REDUM_STACK_EV_RESPONSE, 20000);
+	cr_assert_not_null(ev, "no 200 to INVITE");
+	cr_assert_eq(ev->msg->scode, 200);
+	cr_assert_eq(pl_strcmp(&ev->msg->to.tag, "forkA1"), 0);
+	cseq = ev->msg->cseq.num;
+	cr_assert_eq(redum_stack_dlg_create(t.tu, 1, ev), 0);
+	cr_assert_eq(redum_stack_ack(t.tu, 1, cseq, NULL, NULL, 0), 0);
+
+	/* the other fork: same token and dialog, another To-tag */
+	ev = ttu_expect(&t, REDUM_STACK_EV_RESPONSE, 20000);
+	cr_assert_not_null(ev, "fork 200 not reported");
+	cr_assert_eq(ev->id, 7);
+	cr_assert_eq(ev->dlg, 1);
+	cr_assert_eq(ev->msg->scode, 200);
+	cr_assert_eq(pl_strcmp(&ev->msg->to.tag, "forkB1"), 0);
+	cr_assert_eq(ev->msg->cseq.num, cseq);
+	cr_assert_eq(redum_stack_dlg_fork(t.tu, 2, 1, ev), 0);
+	cr_assert_eq(redum_stack_ack(t.tu, 2, cseq, NULL, NULL, 0), 0);
+
+	cr_assert_eq(redum_stack_drequest(t.tu, 8, 2, 0, "BYE", NULL, NULL,
+					  0), 0);
+	ev = ttu_expect(&t, REDUM_STACK_EV_RESPONSE, 20000);
+	cr_assert_not_null(ev, "no response to BYE of the fork");
+	cr_assert_eq(ev->id, 8);
+	cr_assert_eq(ev->msg->scode, 200);
+	redum_stack_event_release(t.tu, ev);
+
+	cr_assert_eq(redum_stack_drequest(t.tu, 9, 1, 0, "BYE", NULL, NULL,
+					  0), 0);
+	ev = ttu_expect(&t, REDUM_STACK_EV_RESPONSE, 20000);
+	cr_assert_not_null(ev, "no response to BYE of the first dialog");
+	cr_assert_eq(ev->id, 9);
+	cr_assert_eq(ev->msg->scode, 200);
+	redum_stack_event_release(t.tu, ev);
+
+	cr_assert_eq(redum_stack_dlg_destroy(t.tu, 1), 0);
+	cr_assert_eq(redum_stack_dlg_destroy(t.tu, 2), 0);
+	cr_assert_eq(th_sipp_wait(pid, SIPP_WAIT), 0,
+		     "sipp failed (wrong dialog in an ACK or BYE?)");
+
+	cr_assert_eq(redum_stack_shutdown(stack, false), 0);
+	cr_assert(ttu_finish(&t, 10000));
+	cr_assert_eq(redum_stack_join(stack, &st), 0);
+	cr_assert_eq(st.forks, 1);
+	cr_assert_eq(st.req_out[REDUM_STACK_M_ACK], 2);
+	cr_assert_eq(st.req_out[REDUM_STACK_M_BYE], 2);
+	cr_assert_eq(st.cmd_failed, 0);
+	cr_assert_eq(st.dialogs_alive, 0);
+}

@@ -1,0 +1,489 @@
+/**
+ * @file udp_batch.c  Batched UDP receive for the SIP transports of a stack
+ *
+ * libre 1.1.0's udp_read() takes ONE datagram per loop wake-up: an
+ * epoll_wait plus a recvfrom per SIP message, into a fresh rxsz-sized
+ * (8 KiB) mbuf that a server transaction then keeps for 32 s. On this
+ * paravirtualised VM each system call costs microseconds, so at 5k calls/s
+ * (15k datagrams/s in) half of the stack thread went to the kernel.
+ *
+ * libre.so creates its sockets with udp_listen() through its PLT, so the
+ * definition below replaces libre's for the whole process (like tmr_* in
+ * tmr_wheel.c). It calls libre's own (dlsym RTLD_NEXT) and, only when the
+ * calling thread has armed a capture (udp_batch_capture(), which the stack
+ * thread does around sip_transp_add() of a UDP listener), takes the new
+ * socket's fds over with its own fd handler: fd_listen() on an fd libre
+ * already listens on replaces libre's handler and argument. The handler
+ * reads up to BATCH datagrams per recvmmsg(), at most ROUNDS calls per
+ * wake-up (bounded, so timers and other fds still run: epoll is
+ * level-triggered, what is left wakes the loop again), copies each into an
+ * mbuf of its own size and calls the receive handler libre was given,
+ * exactly as udp_read() would (mb->pos = rx_presz, mb->end = pos + n).
+ *
+ * Everything libre's udp_read() honours is kept: the receive handler and
+ * the error handler (udp_handler_set, udp_error_handler_set), rxsz
+ * (truncation bound) and rx_presz, which are interposed too so that
+ * captured sockets record them. UDP helpers (udp_register_helper) cannot be
+ * called from here (their list is private to libre), so registering one on
+ * a captured socket gives the socket back to libre (udp_thread_attach(),
+ * which re-installs libre's own read handler) before registering it.
+ *
+ * Threads: the capture list is per thread (__thread); a captured socket is
+ * read and configured only on the thread that created it (libre's rule for
+ * its sockets anyway). The interposed setters look the socket up in the
+ * calling thread's list only, so other threads' sockets are untouched.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <re.h>
+#include "stack/udp_batch.h"
+
+enum {
+	BATCH  = 32,     /* datagrams per recvmmsg()                          */
+	ROUNDS = 4,      /* recvmmsg() calls per wake-up at most              */
+	RXSZ_DEFAULT = 8192,   /* libre's UDP_RXSZ_DEFAULT                    */
+};
+
+struct ubsock {
+	struct le le;            /* udp_batch.socks                           */
+	struct udp_sock *us;     /* referenced: see orphaned()                */
+	udp_recv_h *rh;
+	udp_error_h *eh;
+	void *arg;
+	int fd[2];               /* taken over (-1: none)                     */
+	size_t rxsz, presz;
+	bool released;           /* given back to libre                       */
+	uint8_t *buf;            /* BATCH * rxsz                              */
+	struct udp_batch_stats *st;
+};
+
+struct udp_batch {
+	struct list socks;
+	struct udp_sock *last;
+	bool capture;
+	struct udp_batch_stats st;
+};
+
+typedef int (udp_listen_f)(struct udp_sock **, const struct sa *,
+			   udp_recv_h *, void *);
+typedef void (udp_handler_set_f)(struct udp_sock *, udp_recv_h *, void *);
+typedef void (udp_error_handler_set_f)(struct udp_sock *, udp_error_h *);
+typedef void (udp_size_set_f)(struct udp_sock *, size_t);
+typedef int (udp_register_helper_f)(struct udp_helper **, struct udp_sock *,
+				    int, udp_helper_send_h *,
+				    udp_helper_recv_h *, void *);
+typedef int (udp_thread_attach_f)(struct udp_sock *);
+
+/* The calling thread's batch receiver (NULL: none). initial-exec: see
+ * tmr_wheel.c. */
+static __thread struct udp_batch *tls_ub
+	__attribute__((tls_model("initial-exec")));
+
+
+static void *real(const char *name)
+{
+	return dlsym(RTLD_NEXT, name);
+}
+
+
+static struct ubsock *lookup(const struct udp_sock *us)
+{
+	struct le *le;
+
+	if (!us || !tls_ub)
+		return NULL;
+
+	for (le = tls_ub->socks.head; le; le = le->next) {
+		struct ubsock *s = le->data;
+
+		if (s->us == us && !s->released)
+			return s;
+	}
+
+	return NULL;
+}
+
+
+/* The socket is libre's again (or gone): drop our reference. */
+static void release(struct ubsock *s)
+{
+	if (s->released)
+		return;
+
+	s->released = true;
+	s->fd[0] = s->fd[1] = -1;
+	++s->st->released;
+	s->us = mem_deref(s->us);  /* the last one: libre's destructor
+				      fd_close()s and closes the fds      */
+}
+
+
+/* Only our reference is left: the owner (libre's transport) dropped it. */
+static bool orphaned(const struct ubsock *s)
+{
+	return !s->released && mem_nrefs(s->us) == 1;
+}
+
+
+/* One wake-up: up to ROUNDS batches, each datagram handed over as libre's
+ * udp_read() would. */
+static void ub_read(struct ubsock *s, int fd)
+{
+	struct mmsghdr hdr[BATCH];
+	struct iovec iov[BATCH];
+	struct sockaddr_storage src[BATCH];
+
+	++s->st->wakes;
+
+	for (int round = 0; round < ROUNDS; round++) {
+		int n;
+
+		if (orphaned(s)) {
+			release(s);
+			return;
+		}
+
+		for (int i = 0; i < BATCH; i++) {
+			iov[i].iov_base = s->buf + (size_t)i * s->rxsz;
+			iov[i].iov_len  = s->rxsz;
+			memset(&hdr[i], 0, sizeof(hdr[i]));
+			hdr[i].msg_hdr.msg_name    = &src[i];
+			hdr[i].msg_hdr.msg_namelen = sizeof(src[i]);
+			hdr[i].msg_hdr.msg_iov     = &iov[i];
+			hdr[i].msg_hdr.msg_iovlen  = 1;
+		}
+
+		n = recvmmsg(fd, hdr, BATCH, MSG_DONTWAIT, NULL);
+		if (n < 0) {
+			int err = errno;
+
+			/* as udp_read(): only "nothing to read" is quiet */
+			if (err != EAGAIN && err != EWOULDBLOCK &&
+			    err != EINTR && s->eh)
+				s->eh(err, s->arg);
+			return;
+		}
+
+		++s->st->calls;
+		s->st->dgrams += (uint64_t)n;
+
+		for (int i = 0; i < n; i++) {
+			const size_t len = hdr[i].msg_len;
+			struct mbuf *mb;
+			struct sa sa;
+
+			if (hdr[i].msg_hdr.msg_namelen > sizeof(sa.u))
+				continue;
+
+			/* right-sized: a server transaction keeps it 32 s */
+			mb = mbuf_alloc(s->presz + len);
+			if (!mb)
+				continue;
+
+			memcpy(mb->buf + s->presz, iov[i].iov_base, len);
+			mb->pos = s->presz;
+			mb->end = s->presz + len;
+
+			sa_init(&sa, AF_UNSPEC);
+			memcpy(&sa.u, &src[i], hdr[i].msg_hdr.msg_namelen);
+			sa.len = hdr[i].msg_hdr.msg_namelen;
+
+			s->rh(&sa, mb, s->arg);
+			mem_deref(mb);
+
+			/* The handler closed the transport, or gave the
+			 * socket back to libre: the rest of the batch is
+			 * lost, as it would be in the closed socket. */
+			if (s->released)
+				return;
+			if (orphaned(s)) {
+				release(s);
+				return;
+			}
+		}
+
+		if (n < BATCH)
+			return;
+	}
+}
+
+
+static void ub_read_h0(int flags, void *arg)
+{
+	struct ubsock *s = arg;
+
+	(void)flags;
+	ub_read(s, s->fd[0]);
+}
+
+
+static void ub_read_h1(int flags, void *arg)
+{
+	struct ubsock *s = arg;
+
+	(void)flags;
+	ub_read(s, s->fd[1]);
+}
+
+
+static void ubsock_destructor(void *data)
+{
+	struct ubsock *s = data;
+
+	list_unlink(&s->le);
+	release(s);
+	mem_deref(s->buf);
+}
+
+
+static int take_over(struct udp_batch *ub, struct udp_sock *us,
+		     udp_recv_h *rh, void *arg)
+{
+	struct ubsock *s;
+	int fd4, fd6, err = 0;
+
+	s = mem_zalloc(sizeof(*s), ubsock_destructor);
+	if (!s)
+		return ENOMEM;
+
+	s->us    = mem_ref(us);   /* see orphaned() */
+	s->rh    = rh;
+	s->arg   = arg;
+	s->rxsz  = RXSZ_DEFAULT;
+	s->st    = &ub->st;
+	s->buf   = mem_alloc(BATCH * s->rxsz, NULL);
+	if (!s->buf) {
+		mem_deref(s);
+		return ENOMEM;
+	}
+
+	fd4 = udp_sock_fd(us, AF_INET);
+	fd6 = udp_sock_fd(us, AF_INET6);
+	s->fd[0] = fd4;
+	s->fd[1] = fd6 != fd4 ? fd6 : -1;
+
+	if (s->fd[0] >= 0)
+		err = fd_listen(s->fd[0], FD_READ, ub_read_h0, s);
+	if (!err && s->fd[1] >= 0)
+		err = fd_listen(s->fd[1], FD_READ, ub_read_h1, s);
+	if (err) {
+		/* libre's own read handler back on both fds */
+		(void)udp_thread_attach(us);
+		s->released = true;
+		s->us = mem_deref(s->us);
+		mem_deref(s);
+		return err;
+	}
+
+	list_append(&ub->socks, &s->le, s);
+	++ub->st.socks;
+
+	return 0;
+}
+
+
+/* ---- libre's API (re_udp.h), interposed ---- */
+
+
+int udp_listen(struct udp_sock **usp, const struct sa *local,
+	       udp_recv_h *rh, void *arg)
+{
+	static udp_listen_f *next;
+	struct udp_batch *ub = tls_ub;
+	int err;
+
+	if (!next)
+		next = (udp_listen_f *)real("udp_listen");
+	if (!next)
+		return ENOSYS;
+
+	err = next(usp, local, rh, arg);
+	if (err || !ub || !ub->capture || !usp || !*usp)
+		return err;
+
+	/* Not taken over (no memory, fd_listen failed): libre reads it as
+	 * usual, which is correct, only slower. */
+	if (!take_over(ub, *usp, rh, arg))
+		ub->last = *usp;
+
+	return 0;
+}
+
+
+void udp_handler_set(struct udp_sock *us, udp_recv_h *rh, void *arg)
+{
+	static udp_handler_set_f *next;
+	struct ubsock *s = lookup(us);
+
+	if (!next)
+		next = (udp_handler_set_f *)real("udp_handler_set");
+	if (next)
+		next(us, rh, arg);
+
+	if (s && rh) {
+		s->rh  = rh;
+		s->arg = arg;
+	}
+	else if (s) {
+		/* libre installs a handler that drops what it reads */
+		(void)udp_thread_attach(us);
+	}
+}
+
+
+void udp_error_handler_set(struct udp_sock *us, udp_error_h *eh)
+{
+	static udp_error_handler_set_f *next;
+	struct ubsock *s = lookup(us);
+
+	if (!next)
+		next = (udp_error_handler_set_f *)real("udp_error_handler_set");
+	if (next)
+		next(us, eh);
+
+	if (s)
+		s->eh = eh;
+}
+
+
+void udp_rxsz_set(struct udp_sock *us, size_t rxsz)
+{
+	static udp_size_set_f *next;
+	struct ubsock *s = lookup(us);
+
+	if (!next)
+		next = (udp_size_set_f *)real("udp_rxsz_set");
+	if (next)
+		next(us, rxsz);
+
+	if (s && rxsz && rxsz != s->rxsz) {
+		uint8_t *buf = mem_alloc(BATCH * rxsz, NULL);
+
+		if (!buf) {
+			/* keep going with libre's reads rather than fail */
+			(void)udp_thread_attach(us);
+			return;
+		}
+		mem_deref(s->buf);
+		s->buf  = buf;
+		s->rxsz = rxsz;
+	}
+}
+
+
+void udp_rxbuf_presz_set(struct udp_sock *us, size_t rx_presz)
+{
+	static udp_size_set_f *next;
+	struct ubsock *s = lookup(us);
+
+	if (!next)
+		next = (udp_size_set_f *)real("udp_rxbuf_presz_set");
+	if (next)
+		next(us, rx_presz);
+
+	if (s)
+		s->presz = rx_presz;
+}
+
+
+int udp_register_helper(struct udp_helper **uhp, struct udp_sock *us,
+			int layer, udp_helper_send_h *sh,
+			udp_helper_recv_h *rh, void *arg)
+{
+	static udp_register_helper_f *next;
+
+	if (!next)
+		next = (udp_register_helper_f *)real("udp_register_helper");
+	if (!next)
+		return ENOSYS;
+
+	/* helpers must see every datagram: libre reads this one again */
+	if (lookup(us))
+		(void)udp_thread_attach(us);
+
+	return next(uhp, us, layer, sh, rh, arg);
+}
+
+
+int udp_thread_attach(struct udp_sock *us)
+{
+	static udp_thread_attach_f *next;
+	struct ubsock *s = lookup(us);
+	int err;
+
+	if (!next)
+		next = (udp_thread_attach_f *)real("udp_thread_attach");
+	if (!next)
+		return ENOSYS;
+
+	err = next(us);
+
+	/* libre's read handler replaced ours: the socket is libre's again
+	 * (the caller holds a reference, so ours is not the last) */
+	if (s)
+		release(s);
+
+	return err;
+}
+
+
+/* ---- redum's side ---- */
+
+
+static void ub_destructor(void *data)
+{
+	struct udp_batch *ub = data;
+
+	list_flush(&ub->socks);
+	if (tls_ub == ub)
+		tls_ub = NULL;
+}
+
+
+int udp_batch_alloc(struct udp_batch **ubp)
+{
+	struct udp_batch *ub;
+
+	if (!ubp)
+		return EINVAL;
+	if (tls_ub)
+		return EALREADY;
+
+	ub = mem_zalloc(sizeof(*ub), ub_destructor);
+	if (!ub)
+		return ENOMEM;
+
+	list_init(&ub->socks);
+	tls_ub = ub;
+	*ubp = ub;
+
+	return 0;
+}
+
+
+void udp_batch_capture(struct udp_batch *ub, bool on)
+{
+	if (!ub)
+		return;
+
+	ub->capture = on;
+	if (on)
+		ub->last = NULL;
+}
+
+
+struct udp_sock *udp_batch_last(const struct udp_batch *ub)
+{
+	return ub ? ub->last : NULL;
+}
+
+
+void udp_batch_stats(const struct udp_batch *ub, struct udp_batch_stats *st)
+{
+	if (!ub || !st)
+		return;
+
+	*st = ub->st;
+}

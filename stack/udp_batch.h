@@ -1,0 +1,43 @@
+/**
+ * @file udp_batch.h  Batched UDP receive for the stack's SIP transports
+ *                    (stack/ internal; see udp_batch.c and docs/STACK.md)
+ */
+#ifndef REDUM_UDP_BATCH_H
+#define REDUM_UDP_BATCH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct udp_sock;
+
+/** Counters (one writer: the owning thread). */
+struct udp_batch_stats {
+	uint64_t socks;       /**< sockets taken over                      */
+	uint64_t wakes;       /**< read wake-ups                           */
+	uint64_t calls;       /**< recvmmsg() calls that returned data     */
+	uint64_t dgrams;      /**< datagrams read                          */
+	uint64_t released;    /**< sockets given back to libre (helpers)   */
+};
+
+struct udp_batch;
+
+/**
+ * Allocates the calling thread's batch receiver (mem_deref frees it, on
+ * the same thread, after every captured socket is gone). One per thread.
+ * Thread: the stack thread (its libre loop). EALREADY if one exists.
+ */
+int  udp_batch_alloc(struct udp_batch **ubp);
+
+/**
+ * Arms (on) or disarms the capture: while armed, every udp_listen() on
+ * this thread is taken over. Thread: the owner.
+ */
+void udp_batch_capture(struct udp_batch *ub, bool on);
+
+/** The last socket captured (NULL: none). Thread: the owner. */
+struct udp_sock *udp_batch_last(const struct udp_batch *ub);
+
+/** Copies the counters. Thread: the owner. */
+void udp_batch_stats(const struct udp_batch *ub, struct udp_batch_stats *st);
+
+#endif
