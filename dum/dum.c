@@ -47,6 +47,7 @@ const struct dum_stack_ops dum_stack_real = {
 	.dlg_create    = redum_stack_dlg_create,
 	.dlg_fork      = redum_stack_dlg_fork,
 	.dlg_destroy   = redum_stack_dlg_destroy,
+	.dlg_alloc_route = redum_stack_dlg_alloc_route,
 };
 
 /* Written only by tests, before any DUM exists. */

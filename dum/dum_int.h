@@ -194,6 +194,10 @@ struct dum_stack_ops {
 	int (*dlg_fork)(struct redum_stack_tu *tu, uint64_t dlg, uint64_t odlg,
 			struct redum_stack_event *ev);
 	int (*dlg_destroy)(struct redum_stack_tu *tu, uint64_t dlg);
+	int (*dlg_alloc_route)(struct redum_stack_tu *tu, uint64_t dlg,
+			       const char *uri, const char *to_uri,
+			       const char *from_name, const char *from_uri,
+			       const char *route);
 };
 
 extern const struct dum_stack_ops dum_stack_real;

@@ -319,9 +319,16 @@ void dum_invite_call(struct redum_dum *dum, struct dum_cmd *cmd)
 	}
 	inv->ct_inv->keep = true;
 
-	err = dum_ops->dlg_alloc(dum->tu, d->id, cmd->uri,
-				    cmd->to ? cmd->to : cmd->uri,
-				    cmd->from_name, cmd->from);
+	/* a next hop goes into the dialog's route set */
+	if (cmd->route)
+		err = dum_ops->dlg_alloc_route(dum->tu, d->id, cmd->uri,
+					       cmd->to ? cmd->to : cmd->uri,
+					       cmd->from_name, cmd->from,
+					       cmd->route);
+	else
+		err = dum_ops->dlg_alloc(dum->tu, d->id, cmd->uri,
+					 cmd->to ? cmd->to : cmd->uri,
+					 cmd->from_name, cmd->from);
 	if (err)
 		goto fail;
 	d->in_stack = true;

@@ -372,7 +372,8 @@ struct redum_dum_req {
 	const char *to;         /**< To URI (default: uri)                  */
 	const char *from;       /**< From URI (required)                    */
 	const char *from_name;  /**< display name, or NULL                  */
-	const char *route;      /**< next hop URI (out of dialog only)      */
+	const char *route;      /**< next hop URI (a call's goes into its
+				     dialog's route set), or NULL          */
 	const char *hdrs;       /**< extra header lines, each with CRLF     */
 	const char *ctype;      /**< Content-Type of body                   */
 	const void *body;

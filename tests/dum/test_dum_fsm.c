@@ -134,10 +134,28 @@ static int f_dlg_fork(struct redum_stack_tu *tu, uint64_t dlg, uint64_t odlg,
 static int f_dlg_destroy(struct redum_stack_tu *tu, uint64_t dlg)
 { (void)tu; rec("dlg_destroy")->dlg = dlg; return 0; }
 
+static int f_dlg_alloc_route(struct redum_stack_tu *tu, uint64_t dlg,
+			     const char *u, const char *to, const char *fn,
+			     const char *fu, const char *route)
+{
+	struct call *c;
+	(void)tu; (void)u; (void)to; (void)fn; (void)fu;
+	c = rec("dlg_alloc");
+	c->dlg = dlg;
+	snprintf(c->hdrs, sizeof(c->hdrs), "%s", route);
+	return 0;
+}
+
 static const struct dum_stack_ops fake_ops = {
-	f_tu_alloc, f_tu_attach, f_tu_remove, f_tu_free, f_stats, f_release,
-	f_reply, f_srv_release, f_request, f_drequest, f_ack, f_cancel,
-	f_dlg_alloc, f_dlg_accept, f_dlg_create, f_dlg_fork, f_dlg_destroy,
+	.tu_alloc = f_tu_alloc, .tu_attach = f_tu_attach,
+	.tu_remove = f_tu_remove, .tu_free = f_tu_free,
+	.tu_fifo_stats = f_stats, .event_release = f_release,
+	.reply = f_reply, .srv_release = f_srv_release,
+	.request = f_request, .drequest = f_drequest, .ack = f_ack,
+	.cancel = f_cancel, .dlg_alloc = f_dlg_alloc,
+	.dlg_accept = f_dlg_accept, .dlg_create = f_dlg_create,
+	.dlg_fork = f_dlg_fork, .dlg_destroy = f_dlg_destroy,
+	.dlg_alloc_route = f_dlg_alloc_route,
 };
 
 /* Next recorded stack call of @p op (others before it are skipped). */

@@ -482,3 +482,58 @@ Test(dum_uac, glare_incoming_reinvite_gets_491)
 	expect_clean();
 	finish(pid);
 }
+
+
+Test(dum_uac, fork_ended_by_dum)
+{
+	struct redum_dum_stats st;
+	redum_dum_handle h;
+	char uri[64];
+	pid_t pid;
+	int64_t end;
+
+	start(100, false);
+	pid = sipp_uas("uas_fork.xml", uri, sizeof(uri));
+	h = call(uri);
+	expect_connected(h);
+	end = tt_now() + T;
+	do {
+		tapp_pump(20);
+		redum_dum_stats(A.dum, &st);
+	} while (st.forks_ended == 0 && tt_now() < end);
+	cr_expect_eq(st.forks_ended, 1, "the second 2xx was not ended");
+	cr_assert_eq(redum_invite_end(A.dum, h), 0);
+	expect_term(h, REDUM_TERM_LOCAL_BYE);
+	cr_expect_null(tapp_next(&A, 200), "the fork must stay silent");
+	expect_clean();
+	finish(pid);
+}
+
+
+Test(dum_uac, fork_kept_as_a_call)
+{
+	struct redum_dum_conf conf;
+	const struct tev *t;
+	redum_dum_handle h, hf;
+	char uri[64];
+	pid_t pid;
+
+	memset(&A, 0, sizeof(A));
+	redum_dum_conf_init(&conf);
+	conf.want_forks = true;
+	cr_assert_eq(tapp_start(&A, 100, &conf), 0);
+	pid = sipp_uas("uas_fork.xml", uri, sizeof(uri));
+	h = call(uri);
+	expect_connected(h);
+	t = tapp_expect(&A, REDUM_DUM_EV_CONNECTED, T);
+	cr_assert(t, "the fork was not reported");
+	cr_expect_eq(t->related, h);
+	cr_expect_neq(t->h, h);
+	hf = t->h;
+	cr_assert_eq(redum_invite_end(A.dum, hf), 0);
+	expect_term(hf, REDUM_TERM_LOCAL_BYE);
+	cr_assert_eq(redum_invite_end(A.dum, h), 0);
+	expect_term(h, REDUM_TERM_LOCAL_BYE);
+	expect_clean();
+	finish(pid);
+}
