@@ -72,6 +72,9 @@ static const char *ev_names[REDUM_DUM_EV_COUNT] = {
 	"options", "request", "response", "error",
 	"registered", "reg-retrying", "reg-failure", "unregistered",
 	"reg-bindings",
+	"sub-new", "sub-update", "sub-terminated", "sub-failure",
+	"pub-success", "pub-failure", "pub-removed", "pub-state",
+	"pager-message", "pager-result",
 };
 
 static const char *term_names[] = {
@@ -87,7 +90,7 @@ static const struct dum_class *class_of(enum redum_usage_type t)
 	case REDUM_USAGE_REQUEST_CLIENT: return &dum_req_client_class;
 	case REDUM_USAGE_REQUEST_SERVER: return &dum_req_server_class;
 	case REDUM_USAGE_REGISTRATION_CLIENT: return &dum_reg_client_class;
-	default:                         return NULL;
+	default:                         return dum_sub_class_of(t);
 	}
 }
 
@@ -403,6 +406,16 @@ static redum_dum_event_h *handler_of(const struct redum_dum_handlers *hd,
 	case REDUM_DUM_EV_REG_FAILURE:    return hd->reg.on_failure;
 	case REDUM_DUM_EV_UNREGISTERED:   return hd->reg.on_unregistered;
 	case REDUM_DUM_EV_REG_BINDINGS:   return hd->reg.on_bindings;
+	case REDUM_DUM_EV_SUB_NEW:        return hd->sub.on_sub_new;
+	case REDUM_DUM_EV_SUB_UPDATE:     return hd->sub.on_sub_update;
+	case REDUM_DUM_EV_SUB_TERMINATED: return hd->sub.on_sub_terminated;
+	case REDUM_DUM_EV_SUB_FAILURE:    return hd->sub.on_sub_failure;
+	case REDUM_DUM_EV_PUB_SUCCESS:    return hd->sub.on_pub_success;
+	case REDUM_DUM_EV_PUB_FAILURE:    return hd->sub.on_pub_failure;
+	case REDUM_DUM_EV_PUB_REMOVED:    return hd->sub.on_pub_removed;
+	case REDUM_DUM_EV_PUB_STATE:      return hd->sub.on_pub_state;
+	case REDUM_DUM_EV_PAGER_MESSAGE:  return hd->sub.on_message;
+	case REDUM_DUM_EV_PAGER_RESULT:   return hd->sub.on_message_result;
 	default:                          return NULL;
 	}
 }
@@ -949,6 +962,12 @@ static void cmd_msg_handler(void *msg, void *arg)
 		dum_registrar_lookup(dum, cmd);
 		break;
 
+	case DCMD_SUBSCRIBE:
+	case DCMD_PUBLISH:
+	case DCMD_MESSAGE:
+		dum_subs_create(dum, cmd);   /* sub_int.h: ESHUTDOWN itself */
+		break;
+
 	default:
 		u = usage_find(dum, cmd->h);
 		if (!u || u->dead) {
@@ -1192,6 +1211,7 @@ static void dum_teardown(struct redum_dum *dum)
 	tmr_cancel(&dum->tmr_tick);
 	tmr_cancel(&dum->tmr_stop);
 	dum_registrar_teardown(dum);
+	dum_subs_teardown(dum);
 	dum->ht_usage = mem_deref(dum->ht_usage);
 	dum->ht_ct    = mem_deref(dum->ht_ct);
 	dum->ht_st    = mem_deref(dum->ht_st);
@@ -1351,6 +1371,7 @@ static int dum_setup(struct redum_dum *dum)
 	dum_invite_init(dum);
 	dum_ood_init(dum);
 	dum_registrar_init(dum);
+	dum_subs_init(dum);
 
 	err = dum_ops->tu_attach(dum->tu, false, dum->conf.batch);
 	if (err)
@@ -1508,6 +1529,10 @@ int redum_dum_alloc(struct redum_dum **dump, struct redum_stack *stack,
 	if (err)
 		goto out;
 
+	err = dum_subs_alloc(dum, conf);
+	if (err)
+		goto out;
+
 	err = redum_fifo_alloc(&dum->cmdq, REDUM_FIFO_MPSC,
 			       dum->conf.cmd_capacity ?
 			       dum->conf.cmd_capacity : DEFAULT_CAPACITY);
@@ -1532,6 +1557,7 @@ int redum_dum_alloc(struct redum_dum **dump, struct redum_stack *stack,
 		methods |= dum->conf.methods;
 	if (dum->conf.registrar)
 		methods |= REDUM_STACK_MBIT(REDUM_STACK_M_REGISTER);
+	methods |= dum_subs_methods(dum);
 	methods &= ~(REDUM_STACK_MBIT(REDUM_STACK_M_ACK) |
 		     REDUM_STACK_MBIT(REDUM_STACK_M_CANCEL));
 
@@ -1553,6 +1579,7 @@ int redum_dum_alloc(struct redum_dum **dump, struct redum_stack *stack,
 	(void)redum_fifo_free(dum->cmdq);
 	(void)redum_fifo_free(dum->appq);
 	dum_registrar_free(dum);
+	dum_subs_free(dum);
 	free(dum->allow);
 	free(dum->accept);
 	pthread_mutex_destroy(&dum->mtx);
@@ -1602,6 +1629,7 @@ int redum_dum_free(struct redum_dum *dum)
 		return EBUSY;
 
 	dum_registrar_free(dum);
+	dum_subs_free(dum);
 	free(dum->allow);
 	free(dum->accept);
 	pthread_mutex_destroy(&dum->mtx);

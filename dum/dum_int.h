@@ -63,6 +63,16 @@ enum dum_cmd_type {
 	DCMD_REGISTER,     /* reg_client.c: creates a registration       */
 	DCMD_UNREGISTER,   /* reg_client.c: on a registration's handle   */
 	DCMD_REG_LOOKUP,   /* registrar.c: bindings of an AOR            */
+	DCMD_SUBSCRIBE,    /* sub_client.c: creates a client subscription */
+	DCMD_PUBLISH,      /* publication.c: creates a client publication */
+	DCMD_MESSAGE,      /* pager.c: creates a pager message            */
+	DCMD_UNSUBSCRIBE,  /* sub_client.c: on a subscription's handle   */
+	DCMD_SUB_ACCEPT,   /* sub_server.c: on a server subscription      */
+	DCMD_SUB_REJECT,
+	DCMD_SUB_NOTIFY,
+	DCMD_SUB_TERMINATE,
+	DCMD_PUB_MODIFY,   /* publication.c: on a publication's handle   */
+	DCMD_PUB_REMOVE,
 };
 
 /** A command: one malloc, strings and body packed in data[]. */
@@ -269,6 +279,9 @@ struct redum_dum {
 	uint32_t congestion_depth;
 	struct dum_reg *reg;          /* registrar (registrar.c): conf [imm],
 					 store [dum], counters [atomic]     */
+	struct dum_subs *subs;        /* sub_*.c, publication.c, pager.c:
+					 conf [imm], store [dum], counters
+					 [atomic] (dum/sub_int.h)           */
 };
 
 /* dum.c: the framework */
@@ -331,6 +344,16 @@ struct redum_dum_event *dum_ev_new_ext(struct redum_dum *dum,
 				       redum_dum_handle h,
 				       enum redum_dum_ev_type type,
 				       size_t extra, void **extp);
+
+/* sub_client.c, sub_server.c, publication.c, pager.c (dum/sub_int.h) */
+struct dum_subs;
+const struct dum_class *dum_sub_class_of(enum redum_usage_type t);
+int  dum_subs_alloc(struct redum_dum *dum, const struct redum_dum_conf *conf);
+uint32_t dum_subs_methods(const struct redum_dum *dum);
+void dum_subs_init(struct redum_dum *dum);
+void dum_subs_create(struct redum_dum *dum, struct dum_cmd *cmd);
+void dum_subs_teardown(struct redum_dum *dum);
+void dum_subs_free(struct redum_dum *dum);
 
 /* Test hook: the invite state machine with the stack replaced (tests). */
 #endif

@@ -156,6 +156,9 @@ static void post(struct regc *r, enum redum_dum_ev_type type,
 
 /* ---- sending ----------------------------------------------------------- */
 
+/* The route is the outbound proxy: the stack sends the request there, and
+ * the Route header (which the stack does not add) names it for the proxy
+ * (RFC 3261 8.1.2, loose routing: the request URI stays the registrar). */
 static int send_register(struct regc *r, uint32_t expires)
 {
 	struct redum_dum *dum = r->u.dum;
@@ -174,9 +177,13 @@ static int send_register(struct regc *r, uint32_t expires)
 			  "Call-ID: %s\r\n"
 			  "CSeq: %u REGISTER\r\n"
 			  "%s%s%s"
+			  "%s%s%s"
 			  "Expires: %u\r\n"
 			  "%s%s",
 			  r->aor, r->aor, r->ftag, r->callid, ++r->cseq,
+			  r->route ? "Route: <" : "",
+			  r->route ? r->route : "",
+			  r->route ? ">\r\n" : "",
 			  r->contact ? "Contact: <" : "",
 			  r->contact ? r->contact : "",
 			  r->contact ? ">\r\n" : "",
@@ -290,8 +297,12 @@ static void fail(struct regc *r, uint16_t scode, const char *reason,
 {
 	struct redum_reg_info info;
 
-	if (r->unreg_after && r->bound) {
-		unregister_now(r);
+	/* the application already asked to unregister: that is its end */
+	if (r->unreg_after) {
+		if (r->bound)
+			unregister_now(r);
+		else
+			finish_unregistered(r, scode, err);
 		return;
 	}
 

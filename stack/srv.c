@@ -29,7 +29,7 @@ struct srv {
 	struct sip_msg *msg;   /* our reference: the TU's view             */
 	struct mbuf *mb;       /* the 2xx, for retransmission              */
 	struct sa dst;
-	struct tmr tmr, tmr_to;
+	struct tmr tmr, tmr_to;    /* tmr: the deferred 100, then 2xx retx   */
 	uint32_t ival;
 	bool invite, final, view, acc, no_ack_view;
 };
@@ -270,6 +270,20 @@ static struct tu_rec *route(struct redum_stack *stack,
 }
 
 
+/* RFC 3261 17.2.1: a 100 only if the TU has not responded within 200 ms.
+ * Most INVITEs are answered sooner, so deferring it saves a third of the
+ * datagrams sent per call (and libre's formatting of them). */
+static void trying_handler(void *arg)
+{
+	struct srv *srv = arg;
+
+	STACK_OWNED(srv->stack);
+
+	if (!srv->final)
+		reply_plain(srv->stack, srv->msg, &srv->st, 100, "Trying");
+}
+
+
 /* libre allocates conf.udp_rxsz (default 8192) bytes per datagram and
  * keeps each request with its strans for 64*T1; its udp_sock is only
  * reachable through a received message (msg->sock), so the first request
@@ -392,10 +406,13 @@ bool srv_request_handler(const struct sip_msg *msg, void *arg)
 	srv->msg    = mem_ref((void *)msg);
 	srv->invite = m == REDUM_STACK_M_INVITE;
 
-	/* libre does not send 100 Trying: RFC 3261 17.2.1 wants it at once
-	 * (before the TU's thread is even woken). */
-	if (srv->invite)
+	/* libre does not send 100 Trying: we do, at once or once the TU
+	 * has been silent for conf.trying_ms (see trying_handler). */
+	if (srv->invite && !stack->conf.trying_ms)
 		reply_plain(stack, msg, &srv->st, 100, "Trying");
+	else if (srv->invite)
+		tmr_start(&srv->tmr, stack->conf.trying_ms, trying_handler,
+			  srv);
 
 	ev->id  = srv->id;
 	ev->msg = msg;
@@ -457,6 +474,9 @@ void srv_cmd_reply(struct redum_stack *stack, struct tu_rec *rec,
 		}
 		return;
 	}
+
+	/* the TU responded: no deferred 100 Trying */
+	tmr_cancel(&srv->tmr);
 
 	if (cmd->flags & REDUM_STACK_F_DLG_ACCEPT) {
 		err = dlg_accept_msg(stack, rec, cmd->id2, srv->msg);

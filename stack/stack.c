@@ -110,6 +110,7 @@ void redum_stack_conf_init(struct redum_stack_conf *conf)
 	conf->udp_rcvbuf   = 4u << 20;
 	conf->udp_sndbuf   = 4u << 20;
 	conf->udp_rxsz     = 0;         /* libre's 8192: no truncation */
+	conf->trying_ms    = 200;       /* RFC 3261 17.2.1's bound      */
 	conf->cmd_capacity = DEFAULT_CAPACITY;
 	conf->t1_ms        = SIP_T1;
 	conf->t2_ms        = SIP_T2;
@@ -164,13 +165,52 @@ static bool pow2(uint32_t v)
 
 /* ---- events ------------------------------------------------------------ */
 
+/* Events are allocated on the stack thread and come back to it when
+ * released (relq), so they are recycled there: no malloc per event, and no
+ * free() of the stack thread's memory by a TU's thread (glibc then locks
+ * the stack thread's arena and fills the TU's tcache with chunks it never
+ * reuses). Per stack thread: ev_cache is on only there. */
+enum { EV_CACHE_MAX = 16384 };
+static __thread struct redum_stack_event *ev_cache;
+static __thread uint32_t ev_cachec;
+static __thread bool ev_cache_on;
+static __thread struct redum_stack *ev_stack;  /* for relq_drain() */
+
+static void relq_drain(struct redum_stack *stack);
+
+
+static void ev_cache_flush(void)
+{
+	while (ev_cache) {
+		struct redum_stack_event *ev = ev_cache;
+		ev_cache = ev->next;
+		free(ev);
+	}
+	ev_cachec = 0;
+	ev_cache_on = false;
+	ev_stack = NULL;
+}
+
+
 struct redum_stack_event *stack_ev_alloc(enum redum_stack_ev_type type,
 					 uint64_t id, uint64_t dlg, int err)
 {
-	struct redum_stack_event *ev = malloc(sizeof(*ev));
+	struct redum_stack_event *ev;
 
-	if (!ev)
-		return NULL;
+	/* released events wait in relq until the tick: take them now */
+	if (!ev_cache && ev_stack)
+		relq_drain(ev_stack);
+
+	ev = ev_cache;
+	if (ev) {
+		ev_cache = ev->next;
+		--ev_cachec;
+	}
+	else {
+		ev = malloc(sizeof(*ev));
+		if (!ev)
+			return NULL;
+	}
 
 	ev->type = type;
 	ev->err  = err;
@@ -191,6 +231,12 @@ void stack_ev_free(struct redum_stack_event *ev)
 		return;
 
 	mem_deref(ev->ref);
+	if (ev_cache_on && ev_cachec < EV_CACHE_MAX) {
+		ev->next = ev_cache;
+		ev_cache = ev;
+		++ev_cachec;
+		return;
+	}
 	free(ev);
 }
 
@@ -204,13 +250,17 @@ void redum_stack_event_release(struct redum_stack_tu *tu,
 	if (!ev)
 		return;
 
-	if (!ev->ref || !tu) {
+	/* After TransactionUserRemoved the stack may be gone. */
+	if (!tu || (!ev->ref && atomic_load_explicit(&tu->removed,
+						     memory_order_acquire))) {
 		free(ev);
 		return;
 	}
 
 	/* The reference must be dropped on the stack thread (libre's
-	 * refcounts are not atomic): a Treiber push, never fails. */
+	 * refcounts are not atomic), and the event is recycled there: a
+	 * Treiber push, never fails. (The stack ends only after every TU's
+	 * removed handler has returned, so it is still there.) */
 	stack = tu->stack;
 	head = atomic_load_explicit(&stack->relq, memory_order_relaxed);
 	do {
@@ -795,11 +845,14 @@ static void *stack_thread(void *arg)
 	}
 
 	tmr_start(&stack->tmr_tick, TICK_MS, tick_handler, stack);
+	ev_cache_on = true;
+	ev_stack = stack;
 	start_done(stack, 0);
 
 	(void)re_main(NULL);
 
 	stack_teardown(stack);
+	ev_cache_flush();
 	re_thread_close();
 
 	return NULL;

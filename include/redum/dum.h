@@ -49,6 +49,8 @@ extern "C" {
 struct redum_dum;
 struct redum_reg_info;
 struct redum_registrar_conf;
+struct redum_sub_info;     /* include/redum/sub.h */
+struct redum_sub_conf;
 
 /** A usage's name: never reused within a DUM; 0 is "no usage". */
 typedef uint64_t redum_dum_handle;
@@ -138,6 +140,18 @@ enum redum_dum_ev_type {
 	REDUM_DUM_EV_REG_FAILURE,    /**< reg: failed for good; usage ended   */
 	REDUM_DUM_EV_UNREGISTERED,   /**< reg: unregistered/ended; usage gone */
 	REDUM_DUM_EV_REG_BINDINGS,   /**< registrar: answer to a lookup       */
+	/* subscriptions, publications, pager (include/redum/sub.h; details
+	 * in ev->sub) */
+	REDUM_DUM_EV_SUB_NEW,        /**< sub server: SUBSCRIBE to accept     */
+	REDUM_DUM_EV_SUB_UPDATE,     /**< sub client: NOTIFY active/pending   */
+	REDUM_DUM_EV_SUB_TERMINATED, /**< sub: ended; usage gone              */
+	REDUM_DUM_EV_SUB_FAILURE,    /**< sub client: SUBSCRIBE failed; gone  */
+	REDUM_DUM_EV_PUB_SUCCESS,    /**< pub client: 2xx (etag, expires)     */
+	REDUM_DUM_EV_PUB_FAILURE,    /**< pub client: failed; usage gone      */
+	REDUM_DUM_EV_PUB_REMOVED,    /**< pub client: removed; usage gone     */
+	REDUM_DUM_EV_PUB_STATE,      /**< pub store: entry set/removed        */
+	REDUM_DUM_EV_PAGER_MESSAGE,  /**< pager: MESSAGE received (200 sent)  */
+	REDUM_DUM_EV_PAGER_RESULT,   /**< pager: final status of our MESSAGE  */
 	REDUM_DUM_EV_COUNT
 };
 
@@ -170,6 +184,8 @@ struct redum_dum_event {
 	struct redum_dum_msg msg;
 	const struct redum_reg_info *reg; /**< registration events: details
 					       (include/redum/reg.h), else NULL */
+	const struct redum_sub_info *sub; /**< subscription/publication/pager
+					       events (include/redum/sub.h)  */
 };
 
 /** An event handler; runs on the application thread. */
@@ -215,11 +231,28 @@ struct redum_reg_handlers {
 	redum_dum_event_h *on_bindings;     /**< REG_BINDINGS                */
 };
 
+/** Subscriptions, publications, pager (include/redum/sub.h). */
+struct redum_sub_handlers {
+	redum_dum_event_h *on_sub_new;        /**< NULL: SUBSCRIBE not taken
+						   (unless presence_agent:
+						   then accepted by DUM)   */
+	redum_dum_event_h *on_sub_update;     /**< SUB_UPDATE              */
+	redum_dum_event_h *on_sub_terminated; /**< SUB_TERMINATED          */
+	redum_dum_event_h *on_sub_failure;    /**< SUB_FAILURE             */
+	redum_dum_event_h *on_pub_success;    /**< PUB_SUCCESS             */
+	redum_dum_event_h *on_pub_failure;    /**< PUB_FAILURE             */
+	redum_dum_event_h *on_pub_removed;    /**< PUB_REMOVED             */
+	redum_dum_event_h *on_pub_state;      /**< PUB_STATE (store)       */
+	redum_dum_event_h *on_message;        /**< PAGER_MESSAGE           */
+	redum_dum_event_h *on_message_result; /**< PAGER_RESULT            */
+};
+
 /** The application's handlers, fixed at redum_dum_alloc(). */
 struct redum_dum_handlers {
 	struct redum_invite_handlers invite;
 	struct redum_request_handlers request;
 	struct redum_reg_handlers reg;
+	struct redum_sub_handlers sub;
 	/** A command failed (REDUM_DUM_EV_ERROR), whatever the usage type. */
 	redum_dum_event_h *on_error;
 	/** The final message on the application FIFO, after every event: the
@@ -251,6 +284,9 @@ struct redum_dum_conf {
 	const struct redum_registrar_conf *registrar; /**< non-NULL: DUM is a
 				         registrar (REGISTER taken; copied,
 				         include/redum/reg.h)                */
+	const struct redum_sub_conf *sub; /**< subscriptions, publication
+				         store, pager (copied; NULL: client
+				         side only; include/redum/sub.h)    */
 };
 
 /** Defaults as documented above. Thread: any. */

@@ -117,13 +117,18 @@ struct redum_stack_conf {
 				     Retry-After until it is below half of
 				     that; in-dialog ones (ACK, BYE) still
 				     pass. 0 = off (default 50)            */
+	uint32_t trying_ms;     /**< 100 Trying to an INVITE only if the TU
+				     has not responded within this many ms
+				     (RFC 3261 17.2.1; default 200); 0 = at
+				     once, before the TU is woken          */
 };
 
 /** Defaults: no listeners, hashes sized for ~20k transactions/s kept 64 s
  *  (2^19 buckets), 4 MiB UDP buffers, libre's 8 KiB UDP datagrams, 65536
  *  commands,
  *  T1 500 ms, T2 4 s, graceful 32 s, force 2 s, Retry-After 5,
- *  overload at 50% of a UDP receive buffer. Thread: any. */
+ *  overload at 50% of a UDP receive buffer, 100 Trying after 200 ms.
+ *  Thread: any. */
 void redum_stack_conf_init(struct redum_stack_conf *conf);
 
 /**

@@ -48,7 +48,9 @@ Test(dum, names)
 	cr_expect_str_eq(redum_usage_state_name(REDUM_USAGE_INVITE_SERVER,
 						REDUM_INV_ACCEPTED),
 			 "accepted");
-	cr_expect_str_eq(redum_usage_state_name(REDUM_USAGE_PAGER, 0), "?");
+	cr_expect_str_eq(redum_usage_state_name(REDUM_USAGE_INVITE_CLIENT, 99),
+			 "?");
+	cr_expect_str_eq(redum_usage_state_name(REDUM_USAGE_COUNT, 0), "?");
 	cr_expect_str_eq(redum_term_reason_name(REDUM_TERM_ACK_TIMEOUT),
 			 "ack-timeout");
 	cr_expect_str_eq(redum_dum_ev_name(REDUM_DUM_EV_OFFER), "offer");

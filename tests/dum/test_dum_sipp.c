@@ -179,7 +179,7 @@ Test(dum_uas, cancel_races_200)
 	pid = sipp_uac("uac_cancel_race.xml");
 	h = expect_new();
 	answer(h, 180);
-	answer(h, 200);   /* on the wire before SIPp's CANCEL */
+	answer(h, 200);   /* SIPp sends its CANCEL once it has the 200 */
 	t = tapp_expect(&A, REDUM_DUM_EV_CONNECTED, T);
 	cr_assert(t);
 	expect_term(h, REDUM_TERM_REMOTE_BYE);

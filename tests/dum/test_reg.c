@@ -326,6 +326,44 @@ Test(reg_two, refresh_stale_nonce_and_expiry)
 }
 
 
+/* Without a Contact of our own the stack's listening address is used;
+ * the registrar's 200 lists it and it is found by lookup. */
+Test(reg_two, contact_from_the_stack)
+{
+	char ruri[64], contact[80], port[16];
+	struct redum_reg_req q;
+	const struct rev *t;
+	redum_dum_handle h;
+
+	two_start(0);
+	req_init(&q, ruri, sizeof(ruri), contact, sizeof(contact), "alice",
+		 "secret");
+	q.contact = NULL;
+	cr_assert_eq(redum_reg_register(C.dum, &h, &q), 0);
+
+	t = rapp_expect(&C, REDUM_DUM_EV_REGISTERED, T);
+	cr_assert(t);
+	cr_expect_eq(t->expires, 60);
+	cr_expect_eq(t->bindingc, 1);
+	snprintf(port, sizeof(port), ":%u", C.port);
+	cr_expect(strstr(t->contact[0], port), "contact %s", t->contact[0]);
+
+	t = rapp_lookup(&R, "sip:alice@example.com");
+	cr_assert(t);
+	cr_expect_eq(t->bindingc, 1);
+
+	cr_assert_eq(redum_reg_unregister(C.dum, h), 0);
+	t = rapp_expect(&C, REDUM_DUM_EV_UNREGISTERED, T);
+	cr_assert(t);
+	cr_expect_eq(t->scode, 200);
+	t = rapp_lookup(&R, "sip:alice@example.com");
+	cr_assert(t);
+	cr_expect_eq(t->bindingc, 0);
+
+	two_stop();
+}
+
+
 /* Stopping DUM unregisters its registrations. */
 Test(reg_two, stop_unregisters)
 {
@@ -354,6 +392,48 @@ Test(reg_two, stop_unregisters)
 	cr_assert(t);
 	cr_expect_eq(t->bindingc, 0);
 	cr_expect(rapp_stop(&R, 10000));
+}
+
+
+/* Nobody at the registrar's address (T1 20 ms: each attempt times out
+ * after 64*T1): RETRYING after 1 s, then 2 s, then 2 s (doubling, capped
+ * by retry_max_s). */
+Test(reg_two, backoff_doubles_to_the_cap)
+{
+	char ruri[64];
+	struct redum_reg_req q;
+	const struct rev *t;
+	redum_dum_handle h;
+	uint16_t port = tt_free_port();
+	uint32_t want[3] = {1, 2, 2};
+	unsigned i;
+
+	cr_assert(port);
+	cr_assert_eq(rapp_start(&C, 20, NULL), 0);
+	snprintf(ruri, sizeof(ruri), "sip:127.0.0.1:%u", port);
+	memset(&q, 0, sizeof(q));
+	q.registrar = ruri;
+	q.aor = "sip:alice@127.0.0.1";
+	q.expires = 60;
+	q.retry_min_s = 1;
+	q.retry_max_s = 2;
+	cr_assert_eq(redum_reg_register(C.dum, &h, &q), 0);
+
+	for (i = 0; i < 3; i++) {
+		t = rapp_expect(&C, REDUM_DUM_EV_REG_RETRYING, 10000);
+		cr_assert(t, "retry %u", i);
+		cr_expect_eq(t->h, h);
+		cr_expect_eq(t->scode, 0);
+		cr_expect_neq(t->err, 0);
+		cr_expect_eq(t->retry_in, want[i], "retry %u in %u s", i,
+			     t->retry_in);
+		cr_expect_not(t->was_registered);
+	}
+
+	cr_assert_eq(redum_reg_end(C.dum, h), 0);
+	t = rapp_expect(&C, REDUM_DUM_EV_UNREGISTERED, T);
+	cr_assert(t);
+	cr_expect(rapp_stop(&C, 10000));
 }
 
 

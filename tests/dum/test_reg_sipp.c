@@ -336,3 +336,63 @@ Test(reg_client, retry_after_503)
 	cr_expect_eq(t->expires, 60);
 	client_finish(pid, h, true);
 }
+
+
+/* An outbound proxy: the request URI stays the registrar's, the REGISTER
+ * goes to the route (SIPp), which checks both. */
+Test(reg_client, outbound_proxy_route)
+{
+	struct redum_reg_req q;
+	const struct rev *t;
+	redum_dum_handle h = 0;
+	char route[80];
+	pid_t pid;
+
+	pid = sipp_registrar("reg_uas_proxy.xml");
+	/* sipp_registrar() wrote SIPp's address as the registrar URI: it is
+	 * the proxy here */
+	snprintf(route, sizeof(route), "%s;lr", registrar_uri);
+
+	memset(&q, 0, sizeof(q));
+	q.registrar = "sip:192.0.2.1:5060";
+	q.route = route;
+	q.aor = "sip:alice@192.0.2.1";
+	q.contact = contact_uri;
+	q.expires = 600;
+	cr_assert_eq(redum_reg_register(A.dum, &h, &q), 0);
+
+	t = rapp_expect(&A, REDUM_DUM_EV_REGISTERED, T);
+	cr_assert(t, "not registered through the proxy");
+	cr_expect_eq(t->expires, 600);
+	cr_expect_eq(t->refresh_in, 600 - 32);
+	client_finish(pid, h, true);
+}
+
+
+/* A failed refresh: RETRYING with was_registered, after the back-off's
+ * first delay (retry_min_s 1), then registered again. */
+Test(reg_client, refresh_failure_retried)
+{
+	const struct rev *t;
+	redum_dum_handle h;
+	pid_t pid;
+
+	pid = sipp_registrar("reg_uas_refresh_fail.xml");
+	h = do_register(2, NULL, NULL);
+
+	t = rapp_expect(&A, REDUM_DUM_EV_REGISTERED, T);
+	cr_assert(t);
+	cr_expect_eq(t->expires, 2);
+
+	t = rapp_expect(&A, REDUM_DUM_EV_REG_RETRYING, T);
+	cr_assert(t, "the refresh's 500 was not retried");
+	cr_expect_eq(t->h, h);
+	cr_expect_eq(t->scode, 500);
+	cr_expect_eq(t->retry_in, 1);
+	cr_expect(t->was_registered);
+
+	t = rapp_expect(&A, REDUM_DUM_EV_REGISTERED, T);
+	cr_assert(t, "not registered after the retry");
+	cr_expect_eq(t->expires, 60);
+	client_finish(pid, h, true);
+}

@@ -165,7 +165,10 @@ Test(stack, echo_calls_via_sipp)
 	cr_assert_eq(ets.cmd_failed, 0);
 	cr_assert_geq(st.req_in[REDUM_STACK_M_INVITE], 200);
 	cr_assert_eq(st.acks, 200);
-	cr_assert_geq(st.resp_out[0], 200);          /* 100 Trying */
+	/* 100 Trying only to INVITEs the TU left unanswered for
+	 * conf.trying_ms (200 ms; the echo TU answers at once); the
+	 * cancel test checks that a silent TU's INVITE gets it. */
+	cr_assert_leq(st.resp_out[0], 200);
 	cr_assert_geq(st.resp_out[1], 500);          /* 2xx */
 	cr_assert_eq(st.unclaimed, 0);
 	cr_assert_eq(st.strans_alive, 0);
