@@ -557,11 +557,25 @@ static void overload_check(struct redum_stack *stack)
 }
 
 
+/* The batched receiver's counters (its own, plain) into the atomic ones. */
+static void rx_stats(struct redum_stack *stack)
+{
+	struct udp_batch_stats ubs = {0};
+
+	udp_batch_stats(stack->ub, &ubs);
+	atomic_store_explicit(&stack->c.rx_wakes, ubs.wakes,
+			      memory_order_relaxed);
+	atomic_store_explicit(&stack->c.rx_calls, ubs.calls,
+			      memory_order_relaxed);
+	atomic_store_explicit(&stack->c.rx_dgrams, ubs.dgrams,
+			      memory_order_relaxed);
+}
+
+
 static void tick_handler(void *arg)
 {
 	struct redum_stack *stack = arg;
 	struct redum_fifo_stats fs;
-	struct udp_batch_stats ubs = {0};
 	uint64_t enq = 0, deq = 0, full = 0, depth = 0, hw = 0, cap = 0;
 	struct le *le;
 
@@ -589,14 +603,7 @@ static void tick_handler(void *arg)
 	atomic_store_explicit(&stack->tus_hw, hw, memory_order_relaxed);
 	atomic_store_explicit(&stack->tus_cap, cap, memory_order_relaxed);
 
-	udp_batch_stats(stack->ub, &ubs);
-	atomic_store_explicit(&stack->c.rx_wakes, ubs.wakes,
-			      memory_order_relaxed);
-	atomic_store_explicit(&stack->c.rx_calls, ubs.calls,
-			      memory_order_relaxed);
-	atomic_store_explicit(&stack->c.rx_dgrams, ubs.dgrams,
-			      memory_order_relaxed);
-
+	rx_stats(stack);
 	overload_check(stack);
 	progress(stack);
 
@@ -811,6 +818,7 @@ static void stack_teardown(struct redum_stack *stack)
 	stack->tls = mem_deref(stack->tls);
 	/* after the sockets' owners: frees our references to them (the
 	 * last ones close the fds, on this thread's loop) */
+	rx_stats(stack);
 	stack->ub  = mem_deref(stack->ub);
 }
 

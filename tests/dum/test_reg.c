@@ -395,48 +395,6 @@ Test(reg_two, stop_unregisters)
 }
 
 
-/* Nobody at the registrar's address (T1 20 ms: each attempt times out
- * after 64*T1): RETRYING after 1 s, then 2 s, then 2 s (doubling, capped
- * by retry_max_s). */
-Test(reg_two, backoff_doubles_to_the_cap)
-{
-	char ruri[64];
-	struct redum_reg_req q;
-	const struct rev *t;
-	redum_dum_handle h;
-	uint16_t port = tt_free_port();
-	uint32_t want[3] = {1, 2, 2};
-	unsigned i;
-
-	cr_assert(port);
-	cr_assert_eq(rapp_start(&C, 20, NULL), 0);
-	snprintf(ruri, sizeof(ruri), "sip:127.0.0.1:%u", port);
-	memset(&q, 0, sizeof(q));
-	q.registrar = ruri;
-	q.aor = "sip:alice@127.0.0.1";
-	q.expires = 60;
-	q.retry_min_s = 1;
-	q.retry_max_s = 2;
-	cr_assert_eq(redum_reg_register(C.dum, &h, &q), 0);
-
-	for (i = 0; i < 3; i++) {
-		t = rapp_expect(&C, REDUM_DUM_EV_REG_RETRYING, 10000);
-		cr_assert(t, "retry %u", i);
-		cr_expect_eq(t->h, h);
-		cr_expect_eq(t->scode, 0);
-		cr_expect_neq(t->err, 0);
-		cr_expect_eq(t->retry_in, want[i], "retry %u in %u s", i,
-			     t->retry_in);
-		cr_expect_not(t->was_registered);
-	}
-
-	cr_assert_eq(redum_reg_end(C.dum, h), 0);
-	t = rapp_expect(&C, REDUM_DUM_EV_UNREGISTERED, T);
-	cr_assert(t);
-	cr_expect(rapp_stop(&C, 10000));
-}
-
-
 /* A lookup on a DUM without registrar answers ENODEV. */
 Test(reg_two, lookup_without_registrar)
 {

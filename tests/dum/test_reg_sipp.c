@@ -396,3 +396,41 @@ Test(reg_client, refresh_failure_retried)
 	cr_expect_eq(t->expires, 60);
 	client_finish(pid, h, true);
 }
+
+
+/* 500 three times without Retry-After: RETRYING after 1 s, 2 s, 2 s
+ * (doubling from retry_min_s, capped by retry_max_s), then registered. */
+Test(reg_client, backoff_doubles_to_the_cap)
+{
+	struct redum_reg_req q;
+	const struct rev *t;
+	redum_dum_handle h = 0;
+	uint32_t want[3] = {1, 2, 2};
+	unsigned i;
+	pid_t pid;
+
+	pid = sipp_registrar("reg_uas_backoff.xml");
+	memset(&q, 0, sizeof(q));
+	q.registrar = registrar_uri;
+	q.aor = "sip:alice@127.0.0.1";
+	q.contact = contact_uri;
+	q.expires = 60;
+	q.retry_min_s = 1;
+	q.retry_max_s = 2;
+	cr_assert_eq(redum_reg_register(A.dum, &h, &q), 0);
+
+	for (i = 0; i < 3; i++) {
+		t = rapp_expect(&A, REDUM_DUM_EV_REG_RETRYING, T);
+		cr_assert(t, "retry %u", i);
+		cr_expect_eq(t->h, h);
+		cr_expect_eq(t->scode, 500);
+		cr_expect_eq(t->retry_in, want[i], "retry %u in %u s", i,
+			     t->retry_in);
+		cr_expect_not(t->was_registered);
+	}
+
+	t = rapp_expect(&A, REDUM_DUM_EV_REGISTERED, T);
+	cr_assert(t, "not registered after the retries");
+	cr_expect_eq(t->expires, 60);
+	client_finish(pid, h, true);
+}

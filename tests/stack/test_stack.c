@@ -169,6 +169,11 @@ Test(stack, echo_calls_via_sipp)
 	 * conf.trying_ms (200 ms; the echo TU answers at once); the
 	 * cancel test checks that a silent TU's INVITE gets it. */
 	cr_assert_leq(st.resp_out[0], 200);
+	/* every datagram went through the batched receive (udp_batch.c):
+	 * 200 INVITE + 200 ACK + 200 BYE + 100 OPTIONS at least */
+	cr_assert_geq(st.rx_dgrams, 700);
+	cr_assert_geq(st.rx_dgrams, st.rx_calls);
+	cr_assert_gt(st.rx_calls, 0);
 	cr_assert_geq(st.resp_out[1], 500);          /* 2xx */
 	cr_assert_eq(st.unclaimed, 0);
 	cr_assert_eq(st.strans_alive, 0);
