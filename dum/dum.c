@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <re.h>
+#include <redum/shutdown.h>
 #include "dum_int.h"
 
 enum {
@@ -352,6 +353,7 @@ void dum_ev_post(struct redum_dum *dum, struct redum_dum_event *ev)
 		if (!err)
 			return;
 		if (err != ENOSPC) {
+			dum_shut_count_discard(dum);
 			free(box);
 			return;
 		}
@@ -375,6 +377,8 @@ void dum_post_error(struct redum_dum *dum, enum redum_usage_type ut,
 	ev = dum_ev_new_h(dum, ut, h, REDUM_DUM_EV_ERROR, NULL);
 	if (ev)
 		ev->err = err;
+	if (err == ESHUTDOWN)
+		dum_shut_refused(dum);
 	dum_ev_post(dum, ev);
 }
 
@@ -438,8 +442,12 @@ static void app_close_handler(void *arg)
 {
 	struct redum_dum *dum = arg;
 
+	/* the report handler first; a redum_dum_free() from inside either
+	 * callback is deferred until the FIFO code is done with the FIFO */
+	dum_shut_final_begin(dum);
 	if (dum->hd.on_dum_can_be_deleted)
 		dum->hd.on_dum_can_be_deleted(dum, dum->hd.arg);
+	dum_shut_final_end(dum);
 }
 
 
@@ -520,6 +528,7 @@ struct dum_usage *dum_usage_alloc(struct redum_dum *dum, size_t size,
 	u->dum   = dum;
 	u->h     = h ? h : dum_new_handle(dum);
 	u->state = state;
+	u->born  = dum_shut_now();
 
 	hash_append(dum->ht_usage, id_hash(u->h), &u->he, u);
 	list_append(&dum->usagel, &u->le, u);
@@ -582,6 +591,8 @@ void dum_usage_free(struct dum_usage *u)
 	 * a usage's handler could end usages its caller still holds */
 	if (dum->phase == PH_ENDING && !dum->usagel.head)
 		do_remove(dum);
+	else
+		dum_shut_usage_gone(dum);   /* the next stage may be due */
 }
 
 
@@ -1210,6 +1221,7 @@ static void dum_teardown(struct redum_dum *dum)
 {
 	tmr_cancel(&dum->tmr_tick);
 	tmr_cancel(&dum->tmr_stop);
+	dum_shut_teardown(dum);
 	dum_registrar_teardown(dum);
 	dum_subs_teardown(dum);
 	dum->ht_usage = mem_deref(dum->ht_usage);
@@ -1229,6 +1241,7 @@ static void finish(struct redum_dum *dum)
 		return;     /* the tick retries */
 
 	dum->phase = PH_DONE;
+	dum_shut_finished(dum);
 	(void)redum_fifo_close(dum->appq);
 
 	if (dum->threaded) {
@@ -1260,6 +1273,7 @@ void dum_removed_handler(struct redum_stack_tu *tu, void *arg)
 	DUM_OWNED(dum);
 
 	dum->phase = PH_FINISHING;
+	dum_shut_removed(dum);    /* names what is left in the report */
 
 	/* usages the give-up bound left: told, then dropped silently */
 	while (dum->usagel.head) {
@@ -1283,55 +1297,31 @@ void dum_removed_handler(struct redum_stack_tu *tu, void *arg)
 }
 
 
-static void do_remove(struct redum_dum *dum)
+/* Asks the stack to remove DUM: graceful (its transactions finish) once
+ * no usage is left, abandon otherwise (give-up deadline, forced). */
+void dum_remove(struct redum_dum *dum, bool graceful)
 {
-	bool graceful = dum->usagel.head == NULL;
-
 	tmr_cancel(&dum->tmr_stop);
+	if (dum->phase >= PH_REMOVING)
+		return;
+
 	dum->phase = PH_REMOVING;
+	dum_shut_removing(dum);
 	(void)dum_ops->tu_remove(dum->tu, graceful);
 }
 
 
-static void stop_timeout(void *arg)
+static void do_remove(struct redum_dum *dum)
 {
-	struct redum_dum *dum = arg;
-
-	if (dum->phase == PH_ENDING)
-		do_remove(dum);
+	dum_remove(dum, dum->usagel.head == NULL);
 }
 
 
-static void begin_stop(struct redum_dum *dum)
-{
-	struct le *le;
-
-	dum->phase = PH_ENDING;
-	tmr_start(&dum->tmr_stop, dum->conf.stop_ms, stop_timeout, dum);
-
-	le = dum->usagel.head;
-	while (le) {
-		struct dum_usage *u = le->data;
-		le = le->next;
-
-		/* ending one usage may free others (not today; be safe) */
-		if (u->cls->end)
-			u->cls->end(u);
-		if (!le)
-			break;
-	}
-}
-
-
-/* Called after anything that may change the stop's progress. */
+/* Called after anything that may change the stop's progress: the staged
+ * shutdown (dum/shutdown.c) takes it from here. */
 static void phase_check(struct redum_dum *dum)
 {
-	if (dum->phase == PH_RUNNING &&
-	    atomic_load_explicit(&dum->stop_req, memory_order_acquire))
-		begin_stop(dum);
-
-	if (dum->phase == PH_ENDING && !dum->usagel.head)
-		do_remove(dum);
+	dum_shut_check(dum);
 }
 
 
@@ -1525,6 +1515,10 @@ int redum_dum_alloc(struct redum_dum **dump, struct redum_stack *stack,
 	dum->conf.accept = dum->accept;
 	dum->conf.name   = NULL;
 
+	err = dum_shut_alloc(dum);
+	if (err)
+		goto out;
+
 	err = dum_registrar_alloc(dum, conf);
 	if (err)
 		goto out;
@@ -1580,6 +1574,7 @@ int redum_dum_alloc(struct redum_dum **dump, struct redum_stack *stack,
 	(void)redum_fifo_free(dum->appq);
 	dum_registrar_free(dum);
 	dum_subs_free(dum);
+	dum_shut_free(dum);
 	free(dum->allow);
 	free(dum->accept);
 	pthread_mutex_destroy(&dum->mtx);
@@ -1591,24 +1586,19 @@ int redum_dum_alloc(struct redum_dum **dump, struct redum_stack *stack,
 
 int redum_dum_stop(struct redum_dum *dum)
 {
-	int expect = 0;
-
-	if (!dum)
-		return EINVAL;
-
-	if (!atomic_compare_exchange_strong(&dum->stop_req, &expect, 1))
-		return EALREADY;
-
-	/* a wake-up: if the FIFO is full the tick sees the flag anyway */
-	(void)redum_fifo_push(dum->cmdq, &dum->wake_cmd);
-
-	return 0;
+	/* the staged graceful shutdown with the defaults, bounded by
+	 * conf.stop_ms (include/redum/shutdown.h) */
+	return redum_dum_shutdown(dum, NULL);
 }
 
 
 int redum_dum_free(struct redum_dum *dum)
 {
 	if (!dum)
+		return 0;
+
+	/* from inside on_dum_can_be_deleted: done once it returned */
+	if (dum_shut_defer_free(dum))
 		return 0;
 
 	if (dum->threaded) {
@@ -1630,6 +1620,7 @@ int redum_dum_free(struct redum_dum *dum)
 
 	dum_registrar_free(dum);
 	dum_subs_free(dum);
+	dum_shut_free(dum);
 	free(dum->allow);
 	free(dum->accept);
 	pthread_mutex_destroy(&dum->mtx);

@@ -157,6 +157,8 @@ struct dum_usage {
 	redum_dum_handle h;
 	int state;
 	bool dead;              /* being freed                             */
+	uint8_t shut_state;     /* shutdown.c: 1 asked to end, 2 forced   */
+	uint64_t born;          /* dum_shut_now() at creation             */
 	struct dum_dlg *dlg;    /* may be NULL                             */
 	struct list ctl, stl;   /* its transactions                        */
 };
@@ -282,6 +284,8 @@ struct redum_dum {
 	struct dum_subs *subs;        /* sub_*.c, publication.c, pager.c:
 					 conf [imm], store [dum], counters
 					 [atomic] (dum/sub_int.h)           */
+	struct dum_shut *shut;        /* shutdown.c: request [mutex],
+					 stages and report [dum]            */
 };
 
 /* dum.c: the framework */
@@ -354,6 +358,25 @@ void dum_subs_init(struct redum_dum *dum);
 void dum_subs_create(struct redum_dum *dum, struct dum_cmd *cmd);
 void dum_subs_teardown(struct redum_dum *dum);
 void dum_subs_free(struct redum_dum *dum);
+
+/* shutdown.c (the staged shutdown; docs/SHUTDOWN.md) */
+struct dum_shut;
+uint64_t dum_shut_now(void);
+int  dum_shut_alloc(struct redum_dum *dum);
+void dum_shut_free(struct redum_dum *dum);
+void dum_shut_teardown(struct redum_dum *dum);
+void dum_shut_check(struct redum_dum *dum);
+void dum_shut_usage_gone(struct redum_dum *dum);
+void dum_shut_removing(struct redum_dum *dum);
+void dum_shut_removed(struct redum_dum *dum);
+void dum_shut_finished(struct redum_dum *dum);
+void dum_shut_refused(struct redum_dum *dum);
+void dum_shut_count_discard(struct redum_dum *dum);
+void dum_shut_final_begin(struct redum_dum *dum);
+void dum_shut_final_end(struct redum_dum *dum);
+bool dum_shut_defer_free(struct redum_dum *dum);
+/* dum.c: asks the stack to remove DUM (graceful or abandon) */
+void dum_remove(struct redum_dum *dum, bool graceful);
 
 /* Test hook: the invite state machine with the stack replaced (tests). */
 #endif

@@ -160,6 +160,19 @@ static bool dlg_msg_cmp(struct le *le, void *arg)
 }
 
 
+/* A UAC dialog not yet established whose local tag the request names:
+ * a NOTIFY may come before the 2xx to its SUBSCRIBE (RFC 6665 4.1.2.4), or
+ * overtake it on the way to the TU. */
+static bool dlg_early_cmp(struct le *le, void *arg)
+{
+	const struct dlg *d = le->data;
+	const struct sip_msg *msg = arg;
+
+	return !sip_dialog_established(d->dlg) &&
+		sip_dialog_cmp_half(d->dlg, msg);
+}
+
+
 struct tu_rec *dlg_route(struct redum_stack *stack, const struct sip_msg *msg,
 			 uint64_t *dlgid)
 {
@@ -170,6 +183,10 @@ struct tu_rec *dlg_route(struct redum_stack *stack, const struct sip_msg *msg,
 	d = list_ledata(hash_lookup(stack->ht_dlgcid,
 				    hash_joaat_pl(&msg->callid), dlg_msg_cmp,
 				    (void *)msg));
+	if (!d && !pl_strcmp(&msg->met, "NOTIFY"))
+		d = list_ledata(hash_lookup(stack->ht_dlgcid,
+					    hash_joaat_pl(&msg->callid),
+					    dlg_early_cmp, (void *)msg));
 	if (!d)
 		return NULL;
 
@@ -672,6 +689,27 @@ void cli_cmd(struct redum_stack *stack, struct tu_rec *rec, struct cmd *cmd)
 			cmd_failed(stack, rec, 0, cmd->id2, err);
 		stack_ev_free(cmd->ev);
 		cmd->ev = NULL;
+		break;
+
+	case CMD_DLG_CREATE_SRV:
+		/* a UAC dialog established by a request (NOTIFY before
+		 * the 2xx): remote tag from its From, target from its
+		 * Contact; forked so the prototype stays (see struct dlg) */
+		d = dlg_find(stack, rec, cmd->id2);
+		msg = srv_lookup_msg(stack, rec, cmd->id, cmd->id2);
+		if (!d || !msg)
+			err = ENOENT;
+		else if (!sip_dialog_established(d->dlg)) {
+			err = sip_dialog_fork(&sd, d->dlg, msg);
+			if (!err) {
+				d->proto = d->dlg;
+				d->dlg = sd;
+			}
+		}
+		else
+			err = sip_dialog_cmp(d->dlg, msg) ? 0 : EALREADY;
+		if (err)
+			cmd_failed(stack, rec, cmd->id, cmd->id2, err);
 		break;
 
 	case CMD_DLG_FORK:

@@ -1571,6 +1571,25 @@ int redum_stack_dlg_accept(struct redum_stack_tu *tu, uint64_t dlg,
 }
 
 
+int redum_stack_dlg_create_srv(struct redum_stack_tu *tu, uint64_t dlg,
+			       uint64_t srv)
+{
+	struct cmd *cmd;
+
+	if (!tu || !dlg || !srv)
+		return EINVAL;
+
+	cmd = cmd_alloc(CMD_DLG_CREATE_SRV, tu, NULL, NULL, NULL, NULL, NULL,
+			NULL, 0);
+	if (cmd) {
+		cmd->id2 = dlg;
+		cmd->id = srv;
+	}
+
+	return cmd_send(tu, cmd);
+}
+
+
 static int dlg_ev_cmd(struct redum_stack_tu *tu, enum cmd_type type,
 		      uint64_t dlg, uint64_t odlg,
 		      struct redum_stack_event *ev)

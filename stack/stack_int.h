@@ -54,6 +54,7 @@ enum cmd_type {
 	CMD_DLG_CREATE,
 	CMD_DLG_FORK,
 	CMD_DLG_DESTROY,
+	CMD_DLG_CREATE_SRV,
 	CMD_STALL,
 };
 

@@ -488,6 +488,15 @@ int redum_stack_dlg_accept(struct redum_stack_tu *tu, uint64_t dlg,
 int redum_stack_dlg_create(struct redum_stack_tu *tu, uint64_t dlg,
 			   struct redum_stack_event *ev);
 
+/** Establishes UAC dialog @p dlg from the request of server transaction
+ *  @p srv: a NOTIFY that came before the 2xx to our SUBSCRIBE (RFC 6665
+ *  4.1.2.4). Such a NOTIFY is routed to the TU of the not yet established
+ *  dialog whose local tag its To-tag names, with ev->dlg set. If the
+ *  dialog is already established with the same tags this does nothing;
+ *  with other tags the command fails with EALREADY. */
+int redum_stack_dlg_create_srv(struct redum_stack_tu *tu, uint64_t dlg,
+			       uint64_t srv);
+
 /** Forks established dialog @p odlg into new dialog @p dlg from the
  *  response in @p ev (sip_dialog_fork). Consumes @p ev. */
 int redum_stack_dlg_fork(struct redum_stack_tu *tu, uint64_t dlg,

@@ -366,3 +366,73 @@ Test(pager_sipp, message_from_redum)
 	cr_expect_eq(sapp_sipp_wait(pid, SIPP_WAIT), 0, "sipp failed");
 	cr_expect(sapp_stop(&A, 10000));
 }
+
+
+/* The issue itself: DUM stops while the notifier is dead. The stop ends
+ * the subscription (unsubscribe), the final NOTIFY never comes, and the
+ * stop still finishes, the application told SUB_TERMINATED first. */
+Test(sub_client, stop_with_dead_notifier_is_bounded)
+{
+	const struct sev *t;
+	redum_dum_handle h;
+	bool term = false;
+	pid_t pid;
+
+	client_start(1000);
+	pid = sipp_uas("sub_uas_nounsub.xml");
+	h = subscribe(60);
+
+	t = sapp_expect(&A, REDUM_DUM_EV_SUB_UPDATE, T);
+	cr_assert(t, "no NOTIFY");
+
+	cr_assert(sapp_stop(&A, 15000), "the stop hung");
+	while ((t = sapp_next(&A, 0))) {
+		if (t->type == REDUM_DUM_EV_SUB_TERMINATED && t->h == h) {
+			term = true;
+			cr_expect(t->timed_out);
+		}
+	}
+	cr_expect(term, "no SUB_TERMINATED before the end");
+	cr_expect_eq(sapp_sipp_wait(pid, SIPP_WAIT), 0, "sipp failed");
+}
+
+
+/* ---- client publication ---------------------------------------------------- */
+
+TestSuite(pub_client, .timeout = 90);
+
+Test(pub_client, refresh_412_republish_remove)
+{
+	struct redum_sub_req req;
+	const struct sev *t;
+	redum_dum_handle h;
+	pid_t pid;
+
+	client_start(5000);
+	pid = sipp_uas("pub_uas_412.xml");
+
+	sapp_req(&A, sipp_uri, "presence", 2, &req);
+	req.ctype = "text/plain";
+	req.body = "basic-open";
+	req.body_len = 10;
+	cr_assert_eq(redum_pub_publish(A.dum, &h, &req), 0);
+
+	t = sapp_expect(&A, REDUM_DUM_EV_PUB_SUCCESS, T);
+	cr_assert(t, "no PUB_SUCCESS");
+	cr_expect_str_eq(t->etag, "e1");
+	cr_expect_eq(t->expires, 2);
+
+	/* the refresh after 1 s gets 412: published afresh */
+	t = sapp_expect(&A, REDUM_DUM_EV_PUB_SUCCESS, T);
+	cr_assert(t, "no re-publish after the 412");
+	cr_expect_str_eq(t->etag, "e2");
+
+	cr_assert_eq(redum_pub_remove(A.dum, h), 0);
+	t = sapp_expect(&A, REDUM_DUM_EV_PUB_REMOVED, T);
+	cr_assert(t);
+	cr_expect_eq(t->h, h);
+	cr_expect_eq(t->scode, 200);
+
+	cr_expect_eq(sapp_sipp_wait(pid, SIPP_WAIT), 0, "sipp failed");
+	cr_expect(sapp_stop(&A, 10000));
+}

@@ -1018,3 +1018,66 @@ Test(stack, forked_2xx_reported_and_acked_per_dialog)
 	cr_assert_eq(st.cmd_failed, 0);
 	cr_assert_eq(st.dialogs_alive, 0);
 }
+
+
+/* A NOTIFY before the 2xx to our SUBSCRIBE reaches the TU with the
+ * dialog's id (not the stack's 481), establishes the dialog, and the 2xx
+ * that follows matches it. */
+Test(stack, notify_before_2xx_routed_to_early_dialog)
+{
+	struct redum_stack *stack = NULL;
+	struct redum_stack_event *ev;
+	struct redum_stack_stats st;
+	uint16_t peer = th_free_port();
+	char uri[64], from[64];
+	uint64_t srv;
+	struct ttu t;
+	pid_t pid;
+
+	cr_assert_eq(th_stack_start(&stack, 500), 0);
+	cr_assert_eq(ttu_start(&t, stack, 0), 0);
+
+	pid = th_sipp_spawn(NULL, peer, "-sf", th_scen("uas_notify_first.xml"),
+			    "-m", "1", NULL);
+	cr_assert_gt(pid, 0);
+	usleep(300000);
+
+	snprintf(uri, sizeof(uri), "sip:pres@127.0.0.1:%u", peer);
+	snprintf(from, sizeof(from), "sip:test@127.0.0.1:%u",
+		 th_stack_port(stack));
+
+	cr_assert_eq(redum_stack_dlg_alloc(t.tu, 1, uri, uri, "test", from),
+		     0);
+	cr_assert_eq(redum_stack_drequest(t.tu, 7, 1, REDUM_STACK_F_CONTACT,
+					  "SUBSCRIBE",
+					  "Event: presence\r\nExpires: 60\r\n",
+					  NULL, 0), 0);
+
+	ev = ttu_expect(&t, REDUM_STACK_EV_REQUEST, 20000);
+	cr_assert_not_null(ev, "NOTIFY not routed to the TU");
+	cr_assert_eq(pl_strcmp(&ev->msg->met, "NOTIFY"), 0);
+	cr_assert_eq(ev->dlg, 1);
+	srv = ev->id;
+	cr_assert_eq(redum_stack_dlg_create_srv(t.tu, 1, srv), 0);
+	cr_assert_eq(redum_stack_reply(t.tu, srv, 200, "OK", 0, NULL, NULL,
+				       0), 0);
+	redum_stack_event_release(t.tu, ev);
+
+	ev = ttu_expect(&t, REDUM_STACK_EV_RESPONSE, 20000);
+	cr_assert_not_null(ev, "no 200 to SUBSCRIBE");
+	cr_assert_eq(ev->id, 7);
+	cr_assert_eq(ev->msg->scode, 200);
+	/* same tags as the NOTIFY's dialog: nothing to change */
+	cr_assert_eq(redum_stack_dlg_create(t.tu, 1, ev), 0);
+
+	cr_assert_eq(th_sipp_wait(pid, SIPP_WAIT), 0, "sipp failed");
+	cr_assert_eq(redum_stack_dlg_destroy(t.tu, 1), 0);
+
+	cr_assert_eq(redum_stack_shutdown(stack, false), 0);
+	cr_assert(ttu_finish(&t, 10000));
+	cr_assert_eq(redum_stack_join(stack, &st), 0);
+	cr_assert_eq(st.unclaimed, 0, "the NOTIFY was 481'd");
+	cr_assert_eq(st.cmd_failed, 0);
+	cr_assert_eq(st.req_in[REDUM_STACK_M_NOTIFY], 1);
+	cr_assert_eq(st.dialogs_alive, 0);
+}

@@ -5,6 +5,7 @@
  *                    [--duration S] [--print-port] [--t1 MS]
  *                    [--hsize N] [--ack-view] [--rxsz BYTES]
  *                    [--tls-cert PEM]   (needed by a tls: listener)
+ *                    [--call-to URI --rate N --count M]
  *
  * SIGTERM/SIGINT (read with a signalfd on the main thread; every other
  * thread blocks all signals) or the end of --duration: graceful shutdown
@@ -12,6 +13,11 @@
  * Prints the stack counters and the TU's figures at exit; exit 0 on a clean
  * stop. With --print-port, prints "port N" per listener once ready (tests
  * read it).
+ *
+ * --call-to: also a UAC TU (uac_tu.c) that places M INVITE/ACK/BYE calls
+ * to URI (numeric, e.g. sip:service@127.0.0.1:5070) at N calls/s through
+ * the stack, and the process stops (gracefully) once they have all ended.
+ * Exit 0 only if every call succeeded.
  */
 #include <errno.h>
 #include <malloc.h>
@@ -26,6 +32,7 @@
 #include <re.h>
 #include <redum/stack.h>
 #include "echo_tu.h"
+#include "uac_tu.h"
 
 
 static void usage(void)
@@ -33,7 +40,8 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: redum-stack-echo --listen udp|tcp:ADDR:PORT [...]\n"
 		"       [--duration S] [--print-port] [--t1 MS] [--hsize N]\n"
-		"       [--ack-view] [--rxsz BYTES] [--tls-cert PEM]\n");
+		"       [--ack-view] [--rxsz BYTES] [--tls-cert PEM]\n"
+		"       [--call-to URI --rate N --count M]\n");
 }
 
 
@@ -88,6 +96,11 @@ int main(int argc, char *argv[])
 	struct echo_tu_stats ets;
 	struct redum_stack *stack = NULL;
 	struct echo_tu *et = NULL;
+	struct uac_tu *ut = NULL;
+	struct uac_tu_stats uts = {0};
+	const char *call_to = NULL;
+	uint32_t rate = 100;
+	uint64_t count = 0;
 	bool print_port = false, ack_view = false, stopping = false;
 	double duration = 0;
 	int64_t deadline = -1;
@@ -141,6 +154,18 @@ int main(int argc, char *argv[])
 			conf.tls_cert = v;
 			++i;
 		}
+		else if (!strcmp(a, "--call-to") && v) {
+			call_to = v;
+			++i;
+		}
+		else if (!strcmp(a, "--rate") && v) {
+			rate = (uint32_t)strtoul(v, NULL, 10);
+			++i;
+		}
+		else if (!strcmp(a, "--count") && v) {
+			count = strtoull(v, NULL, 10);
+			++i;
+		}
 		else if (!strcmp(a, "--print-port")) {
 			print_port = true;
 		}
@@ -153,7 +178,7 @@ int main(int argc, char *argv[])
 		}
 	}
 
-	if (!conf.listenc) {
+	if (!conf.listenc || (call_to && (!rate || !count))) {
 		usage();
 		return 2;
 	}
@@ -184,6 +209,17 @@ int main(int argc, char *argv[])
 		return 1;
 	}
 
+	if (call_to) {
+		err = uac_tu_start(&ut, stack, call_to, rate, count);
+		if (err) {
+			fprintf(stderr, "uac_tu_start: %s\n", strerror(err));
+			(void)redum_stack_shutdown(stack, true);
+			(void)echo_tu_join(et, NULL);
+			(void)redum_stack_join(stack, NULL);
+			return 1;
+		}
+	}
+
 	if (print_port) {
 		for (uint32_t i = 0; ; i++) {
 			enum sip_transp tp;
@@ -208,10 +244,17 @@ int main(int argc, char *argv[])
 			int64_t left = deadline - now_ms();
 			timeout = left > 0 ? (int)left : 0;
 		}
+		/* the UAC's end is polled */
+		if (ut && (timeout < 0 || timeout > 50))
+			timeout = 50;
 
 		int n = poll(&pfd, 1, stopping ? -1 : timeout);
 		if (n < 0 && errno != EINTR)
 			break;
+
+		if (n == 0 && ut && !uac_tu_finished(ut) &&
+		    (deadline < 0 || now_ms() < deadline))
+			continue;
 
 		if (n > 0) {
 			struct signalfd_siginfo si;
@@ -249,6 +292,8 @@ int main(int argc, char *argv[])
 	}
 
 	(void)echo_tu_join(et, &ets);
+	if (ut)
+		(void)uac_tu_join(ut, &uts);
 	err = redum_stack_join(stack, &st);
 	close(sfd);
 
@@ -268,6 +313,18 @@ int main(int argc, char *argv[])
 	       (unsigned long long)ets.cancelled,
 	       (unsigned long long)ets.cmd_failed,
 	       (unsigned long long)ets.push_failed);
+	if (call_to) {
+		printf("--- uac tu\n");
+		printf("started %llu\nok %llu\nfailed %llu\n"
+		       "cmd_failed %llu\npush_failed %llu\n",
+		       (unsigned long long)uts.started,
+		       (unsigned long long)uts.ok,
+		       (unsigned long long)uts.failed,
+		       (unsigned long long)uts.cmd_failed,
+		       (unsigned long long)uts.push_failed);
+		if (uts.ok != count)
+			err = err ? err : EPROTO;
+	}
 	fflush(stdout);
 
 	return err ? 1 : 0;
