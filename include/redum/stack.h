@@ -437,7 +437,9 @@ int redum_stack_srv_release(struct redum_stack_tu *tu, uint64_t id);
 
 /**
  * Sends a request out of dialog. @p uri: numeric request URI; @p route:
- * numeric URI of a next hop or NULL; @p hdrs must hold To, From, Call-ID,
+ * numeric URI of the next hop the request is sent to, or NULL (it is only
+ * the destination: no Route header is added, so a loose-routing proxy
+ * that wants one gets it from @p hdrs); @p hdrs must hold To, From, Call-ID,
  * CSeq (and Contact if wanted) lines; Max-Forwards, Via, User-Agent,
  * Content-Length are added. Events about it carry @p token.
  */
