@@ -18,5 +18,7 @@ write_basic_package_version_file(${CMAKE_BINARY_DIR}/redumConfigVersion.cmake
 install(FILES ${CMAKE_BINARY_DIR}/redumConfig.cmake
   ${CMAKE_BINARY_DIR}/redumConfigVersion.cmake
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/redum)
+file(RELATIVE_PATH REDUM_PC_TO_PREFIX
+  "/prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/prefix")
 configure_file(cmake/redum.pc.in ${CMAKE_BINARY_DIR}/redum.pc @ONLY)
 install(FILES ${CMAKE_BINARY_DIR}/redum.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

@@ -1,7 +1,8 @@
 /**
  * @file dum.c  The DUM: its thread, its FIFOs, handles, the usage framework
  *              (routing of stack events and application commands to
- *              usages), congestion, counters, the simple stop
+ *              usages), congestion, counters, the stop path (the stages
+ *              and the report: dum/shutdown.c)
  *
  * Thread contract (docs/DUM.md): every libre object here (hashes, lists,
  * timers, usages) is created, used and freed on the DUM thread; other
@@ -49,6 +50,7 @@ const struct dum_stack_ops dum_stack_real = {
 	.dlg_fork      = redum_stack_dlg_fork,
 	.dlg_destroy   = redum_stack_dlg_destroy,
 	.dlg_alloc_route = redum_stack_dlg_alloc_route,
+	.dlg_create_srv = redum_stack_dlg_create_srv,
 };
 
 /* Written only by tests, before any DUM exists. */

@@ -210,6 +210,9 @@ struct dum_stack_ops {
 			       const char *uri, const char *to_uri,
 			       const char *from_name, const char *from_uri,
 			       const char *route);
+	/* sub_client.c: a NOTIFY before the 2xx (NULL in the fsm fake) */
+	int (*dlg_create_srv)(struct redum_stack_tu *tu, uint64_t dlg,
+			      uint64_t srv);
 };
 
 extern const struct dum_stack_ops dum_stack_real;

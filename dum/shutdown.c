@@ -558,7 +558,13 @@ static void do_force(struct redum_dum *dum)
 		sh->t0 = dum_shut_now();
 		sh->ev0 = atomic_load_explicit(&dum->c.events_posted,
 					       memory_order_relaxed);
-		sh->rep.mode = REDUM_SHUTDOWN_FORCED;
+		/* a graceful request the DUM thread had not taken up yet
+		 * still counts as escalated */
+		pthread_mutex_lock(&sh->mtx);
+		sh->rep.mode = sh->mode;
+		sh->rep.give_up_ms = sh->conf.give_up_ms;
+		pthread_mutex_unlock(&sh->mtx);
+		sh->rep.escalated = sh->rep.mode != REDUM_SHUTDOWN_FORCED;
 		sh->rep.nstages = 0;
 		sh->rep.usages_at_start = (uint32_t)alive(dum, ALL_TYPES);
 		sh->nst = 1;

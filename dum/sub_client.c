@@ -16,6 +16,9 @@
  * refresh (481 or any other final >= 300, or a transaction error) ends the
  * subscription: its remaining time is not worth a state machine of its
  * own, and the application resubscribes if it wants.
+ * A NOTIFY before the 2xx (RFC 6665 4.1.2.4) comes in the early dialog
+ * (the stack routes it there) and establishes it
+ * (redum_stack_dlg_create_srv); the 2xx that follows then changes nothing.
  * A NOTIFY of another fork (another From-tag) is 481'd by the stack (no
  * dialog matches), which ends that fork's subscription (RFC 6665 4.1.2.4).
  */
@@ -42,7 +45,9 @@ struct csub {
 	struct dum_ct *ct;       /* SUBSCRIBE in flight (the latest)     */
 	struct tmr tmr;          /* refresh                              */
 	struct tmr tmr_wait;     /* first NOTIFY / final NOTIFY          */
-	bool established, got_notify, unsub_asked, unsub_sent, posted;
+	bool established;        /* the 2xx to the SUBSCRIBE came        */
+	bool dlg_up;             /* the stack's dialog is established    */
+	bool got_notify, unsub_asked, unsub_sent, posted;
 };
 
 static const char *const subc_states[REDUM_SUBC_STATE_COUNT] = {
@@ -719,6 +724,7 @@ static void subc_response(struct dum_usage *u, struct dum_ct *ct,
 			return;
 		}
 		c->established = true;
+		c->dlg_up = true;
 
 		if (c->unsub_asked) {
 			unsubscribe_now(c);
@@ -796,6 +802,18 @@ static void subc_request(struct dum_usage *u, struct redum_stack_event *ev)
 		retry = pl_u32(&ra);
 	(void)pl_strcpy(&state, st, sizeof(st));
 	(void)pl_strcpy(&reason, rs, sizeof(rs));
+
+	/* a NOTIFY before the 2xx (RFC 6665 4.1.2.4), routed to our early
+	 * dialog by the stack: it establishes the dialog (before our reply,
+	 * which hands the request back); the 2xx then changes nothing */
+	if (!c->dlg_up) {
+		int err = dum_ops->dlg_create_srv ?
+			dum_ops->dlg_create_srv(dum->tu, u->dlg->id, ev->id) :
+			ENOSYS;
+
+		dum_stack_err(dum, err);
+		c->dlg_up = !err;
+	}
 
 	c->got_notify = true;
 

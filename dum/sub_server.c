@@ -413,6 +413,22 @@ static void ssub_request(struct dum_usage *u, struct redum_stack_event *ev)
 
 /* ---- a new SUBSCRIBE ---------------------------------------------------- */
 
+static void no_answer(void *arg)
+{
+	struct ssub *s = arg;
+	struct redum_dum *dum = s->u.dum;
+
+	if (s->u.state != REDUM_SUBS_OFFERED || !s->st)
+		return;
+
+	dum_stack_err(dum, dum_ops->reply(dum->tu, s->st->id, 480,
+					   "Temporarily Unavailable", 0, NULL,
+					   NULL, 0));
+	s->st->view = false;
+	finish(s, "no-answer", 480, ETIMEDOUT);
+}
+
+
 static void accept_sub(struct ssub *s, uint16_t scode, const char *state,
 		       const char *ctype, const void *body, size_t len)
 {
@@ -430,6 +446,7 @@ static void accept_sub(struct ssub *s, uint16_t scode, const char *state,
 
 	dum_usage_set_state(&s->u, REDUM_SUBS_ACTIVE);
 	list_append(&dum->subs->ssubl, &s->le, s);
+	tmr_cancel(&s->tmr_exp);       /* the answer bound */
 	if (s->expires) {
 		set_expiry(s, s->expires);
 	}
@@ -540,6 +557,9 @@ void dum_ssub_request(struct redum_dum *dum, struct redum_stack_event *ev)
 
 	s->posted = false;
 	post(s, REDUM_DUM_EV_SUB_NEW, msg, "", "", 0, 0);
+
+	/* bounded: an application that never answers gets a 480 for it */
+	tmr_start(&s->tmr_exp, dum->subs->conf.notify_wait_ms, no_answer, s);
 
 	/* the request view stays until our final reply */
 	dum_ops->event_release(dum->tu, ev);

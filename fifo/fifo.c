@@ -672,7 +672,7 @@ uint32_t redum_fifo_drain(struct redum_fifo *fifo)
 }
 
 
-static int push_spsc(struct redum_fifo *fifo, void *msg)
+static int push_spsc(struct redum_fifo *fifo, void *msg, bool wake)
 {
 	unsigned int size;
 	uint32_t depth;
@@ -703,8 +703,10 @@ static int push_spsc(struct redum_fifo *fifo, void *msg)
 		atomic_store_explicit(&fifo->high_water, depth,
 				      memory_order_relaxed);
 
-	fifo_fence();
-	ring_if_armed(fifo);
+	if (wake) {
+		fifo_fence();
+		ring_if_armed(fifo);
+	}
 
 	return 0;
 }
@@ -772,7 +774,7 @@ static bool mpsc_enqueue(struct redum_fifo *fifo, void *msg, uint32_t *depthp)
 }
 
 
-static int push_mpsc(struct redum_fifo *fifo, void *msg)
+static int push_mpsc(struct redum_fifo *fifo, void *msg, bool wake)
 {
 	uint32_t depth, hw, old;
 	bool ok;
@@ -806,8 +808,10 @@ static int push_mpsc(struct redum_fifo *fifo, void *msg)
 	 * final message before this one. mpsc_leave() rings if we were the
 	 * last one in after a close; the normal doorbell follows. */
 	mpsc_leave(fifo);
-	fifo_fence();
-	ring_if_armed(fifo);
+	if (wake) {
+		fifo_fence();
+		ring_if_armed(fifo);
+	}
 
 	return 0;
 }
@@ -819,9 +823,37 @@ int redum_fifo_push(struct redum_fifo *fifo, void *msg)
 		return EINVAL;
 
 	if (fifo->mode == REDUM_FIFO_SPSC)
-		return push_spsc(fifo, msg);
+		return push_spsc(fifo, msg, true);
 
-	return push_mpsc(fifo, msg);
+	return push_mpsc(fifo, msg, true);
+}
+
+
+int redum_fifo_push_nowake(struct redum_fifo *fifo, void *msg)
+{
+	if (!fifo)
+		return EINVAL;
+
+	if (fifo->mode == REDUM_FIFO_SPSC)
+		return push_spsc(fifo, msg, false);
+
+	return push_mpsc(fifo, msg, false);
+}
+
+
+/*
+ * The deferred half of a push: the Dekker handshake (file comment) only
+ * needs the producer's fence and look at `armed` to come after its
+ * enqueue, not right after it. A consumer that armed in between either saw
+ * the message in its re-check, or is rung here.
+ */
+void redum_fifo_wake(struct redum_fifo *fifo)
+{
+	if (!fifo)
+		return;
+
+	fifo_fence();
+	ring_if_armed(fifo);
 }
 
 

@@ -284,10 +284,10 @@ static void trying_handler(void *arg)
 }
 
 
-/* libre allocates conf.udp_rxsz (default 8192) bytes per datagram and
- * keeps each request with its strans for 64*T1; its udp_sock is only
- * reachable through a received message (msg->sock), so the first request
- * on each UDP socket sets the size for the following ones. */
+/* conf.udp_rxsz bounds the datagrams read (udp_batch.c records it through
+ * the interposed udp_rxsz_set; each mbuf is then of the datagram's size).
+ * The udp_sock is reachable here through a received message (msg->sock),
+ * so the first request on each UDP socket sets it for the following ones. */
 static void udp_rxsz(struct redum_stack *stack, const struct sip_msg *msg)
 {
 	uint32_t i;
@@ -417,7 +417,7 @@ bool srv_request_handler(const struct sip_msg *msg, void *arg)
 	ev->id  = srv->id;
 	ev->msg = msg;
 
-	err = redum_fifo_push(rec->fifo, ev);
+	err = stack_tu_push(stack, rec, ev);
 	if (err) {
 		stack_ev_free(ev);
 		stack_reply_busy(stack, msg, &srv->st);

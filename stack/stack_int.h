@@ -91,6 +91,7 @@ struct tu_rec {
 	uint64_t deadline;       /* graceful removal bound (tmr_jiffies)   */
 	struct list srvl, clil, dlgl, orphl;
 	struct redum_stack_event *ovf_head, *ovf_tail;
+	bool wake_pending;       /* pushed without doorbell (stack_tu_push) */
 };
 
 enum { TU_ACTIVE = 0, TU_LEAVING, TU_CLOSED };
@@ -147,6 +148,8 @@ struct redum_stack {
 	int stop_mode;                   /* applied stop_req                */
 	bool sip_closed, sip_exited, cmdq_closed;
 	bool overloaded;                 /* shedding new requests           */
+	uint32_t defer_wake;             /* inside a receive batch          */
+	bool wake_pending;               /* some rec->wake_pending          */
 };
 
 /* stack.c */
@@ -156,6 +159,9 @@ void stack_post(struct redum_stack *stack, struct tu_rec *rec,
 struct redum_stack_event *stack_ev_alloc(enum redum_stack_ev_type type,
 					 uint64_t id, uint64_t dlg, int err);
 void stack_ev_free(struct redum_stack_event *ev);
+int  stack_tu_push(struct redum_stack *stack, struct tu_rec *rec,
+		   struct redum_stack_event *ev);
+void stack_wake_flush(struct redum_stack *stack);
 void stack_wake(struct redum_stack *stack);
 
 /* srv.c: server transactions, 2xx reliability, routing of requests */

@@ -56,10 +56,13 @@ struct ubsock {
 	size_t rxsz, presz;
 	bool released;           /* given back to libre                       */
 	uint8_t *buf;            /* BATCH * rxsz                              */
+	struct udp_batch *ub;
 	struct udp_batch_stats *st;
 };
 
 struct udp_batch {
+	udp_batch_h *bh;
+	void *arg;
 	struct list socks;
 	struct udp_sock *last;
 	bool capture;
@@ -129,7 +132,7 @@ static bool orphaned(const struct ubsock *s)
 
 /* One wake-up: up to ROUNDS batches, each datagram handed over as libre's
  * udp_read() would. */
-static void ub_read(struct ubsock *s, int fd)
+static void ub_read_batch(struct ubsock *s, int fd)
 {
 	struct mmsghdr hdr[BATCH];
 	struct iovec iov[BATCH];
@@ -210,6 +213,20 @@ static void ub_read(struct ubsock *s, int fd)
 }
 
 
+static void ub_read(struct ubsock *s, int fd)
+{
+	struct udp_batch *ub = s->ub;
+
+	/* s may be released inside, never freed (the batch receiver owns
+	 * it and lives until the stack thread's teardown) */
+	if (ub->bh)
+		ub->bh(true, ub->arg);
+	ub_read_batch(s, fd);
+	if (ub->bh)
+		ub->bh(false, ub->arg);
+}
+
+
 static void ub_read_h0(int flags, void *arg)
 {
 	struct ubsock *s = arg;
@@ -253,6 +270,7 @@ static int take_over(struct udp_batch *ub, struct udp_sock *us,
 	s->arg   = arg;
 	s->rxsz  = RXSZ_DEFAULT;
 	s->st    = &ub->st;
+	s->ub    = ub;
 	s->buf   = mem_alloc(BATCH * s->rxsz, NULL);
 	if (!s->buf) {
 		mem_deref(s);
@@ -442,7 +460,7 @@ static void ub_destructor(void *data)
 }
 
 
-int udp_batch_alloc(struct udp_batch **ubp)
+int udp_batch_alloc(struct udp_batch **ubp, udp_batch_h *bh, void *arg)
 {
 	struct udp_batch *ub;
 
@@ -456,6 +474,8 @@ int udp_batch_alloc(struct udp_batch **ubp)
 		return ENOMEM;
 
 	list_init(&ub->socks);
+	ub->bh  = bh;
+	ub->arg = arg;
 	tls_ub = ub;
 	*ubp = ub;
 

@@ -21,12 +21,17 @@ struct udp_batch_stats {
 
 struct udp_batch;
 
+/** Called before the first and after the last datagram of each read
+ *  wake-up (@p begin true, then false), around the receive handlers. */
+typedef void (udp_batch_h)(bool begin, void *arg);
+
 /**
  * Allocates the calling thread's batch receiver (mem_deref frees it, on
  * the same thread, after every captured socket is gone). One per thread.
+ * @p bh (optional) brackets each wake-up's batch.
  * Thread: the stack thread (its libre loop). EALREADY if one exists.
  */
-int  udp_batch_alloc(struct udp_batch **ubp);
+int  udp_batch_alloc(struct udp_batch **ubp, udp_batch_h *bh, void *arg);
 
 /**
  * Arms (on) or disarms the capture: while armed, every udp_listen() on

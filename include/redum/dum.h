@@ -360,20 +360,24 @@ int redum_dum_app_fd(const struct redum_dum *dum);
 uint32_t redum_dum_app_drain(struct redum_dum *dum);
 
 /**
- * Stops DUM (simple stop; a staged shutdown replaces it later): every
- * usage is ended (BYE, CANCEL, 487...), bounded by conf.stop_ms; then DUM
- * removes itself from the stack, waits for TransactionUserRemoved, refuses
- * further commands (EPIPE) and closes the application FIFO, whose final
- * message is on_dum_can_be_deleted.
+ * Stops DUM: the staged graceful shutdown with the default order and
+ * give-up bound conf.stop_ms, i.e. redum_dum_shutdown(dum, NULL) (see
+ * include/redum/shutdown.h for the other modes and the report): every
+ * usage is ended (487, BYE, CANCEL, final NOTIFY, un-REGISTER...) stage by
+ * stage; then DUM removes itself from the stack, waits for
+ * TransactionUserRemoved, refuses further commands (EPIPE) and closes the
+ * application FIFO, whose final message is on_dum_can_be_deleted.
  *
- * Thread: any. Lock-free (a flag and a wake-up: never fails for lack of
- * room). @return 0, EALREADY, EINVAL
+ * Thread: any, handlers included. Never waits for DUM (a short mutex, a
+ * flag and a wake-up: never fails for lack of room).
+ * @return 0, EALREADY (a shutdown is under way), EINVAL
  */
 int redum_dum_stop(struct redum_dum *dum);
 
 /**
  * Frees the DUM after on_dum_can_be_deleted (joins the DUM thread if
- * redum_dum_start() made one).
+ * redum_dum_start() made one). Called from inside on_dum_can_be_deleted
+ * it returns 0 and the free happens once the callback returned.
  *
  * Thread: any but the DUM thread. @return 0, EBUSY (not finished yet)
  */

@@ -170,6 +170,25 @@ uint32_t redum_fifo_drain(struct redum_fifo *fifo);
 int redum_fifo_push(struct redum_fifo *fifo, void *msg);
 
 /**
+ * redum_fifo_push() without the doorbell: the consumer may not see @p msg
+ * until the producer calls redum_fifo_wake(), which it MUST do (a sleeping
+ * consumer is not woken otherwise). For a producer that posts bursts (the
+ * stack thread during one batch of datagrams): one doorbell per burst
+ * instead of one per message that finds the consumer asleep.
+ *
+ * Thread: as redum_fifo_push(). Lock-free, never blocks.
+ * @return as redum_fifo_push()
+ */
+int redum_fifo_push_nowake(struct redum_fifo *fifo, void *msg);
+
+/**
+ * Rings the doorbell if the consumer sleeps (after redum_fifo_push_nowake;
+ * harmless otherwise). Thread: a producer, before it closes the FIFO (the
+ * FIFO must not be freed). Lock-free (one system call if it rings).
+ */
+void redum_fifo_wake(struct redum_fifo *fifo);
+
+/**
  * Closes the FIFO: later pushes fail with EPIPE, and the consumer's close
  * handler runs once after every message already pushed. A second close
  * returns EALREADY.

@@ -100,10 +100,11 @@ struct redum_stack_conf {
 	uint32_t obj_hsize;     /**< redum's own tables (power of 2)        */
 	uint32_t udp_rcvbuf;    /**< SO_RCVBUF bytes (0 = keep kernel's)     */
 	uint32_t udp_sndbuf;    /**< SO_SNDBUF bytes (0 = keep kernel's)     */
-	uint32_t udp_rxsz;      /**< bytes libre allocates per received UDP
-				     datagram (0 = libre's 8192); larger
-				     datagrams are truncated (dropped); set
-				     on a socket at its first request      */
+	uint32_t udp_rxsz;      /**< largest UDP datagram read (0 = libre's
+				     8192); larger ones are truncated
+				     (dropped); set on a socket at its first
+				     request. Each datagram is kept in an
+				     mbuf of its own size (udp_batch.c)    */
 	uint32_t cmd_capacity;  /**< command FIFO capacity                  */
 	uint32_t t1_ms;         /**< T1 of the 2xx retransmission (500)     */
 	uint32_t t2_ms;         /**< T2 of the 2xx retransmission (4000)    */

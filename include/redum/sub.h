@@ -85,7 +85,10 @@ struct redum_sub_conf {
 	uint32_t unsub_wait_ms;    /**< client: bound of the wait for the
 				        terminating NOTIFY (default 32000) */
 	uint32_t notify_wait_ms;   /**< client: bound of the wait for the
-				        first NOTIFY after the 2xx (32000) */
+				        first NOTIFY after the 2xx; server:
+				        of the app's answer to SUB_NEW (then
+				        480, SUB_TERMINATED "no-answer")
+				        (default 32000)                    */
 	uint32_t notify_min_ms;    /**< server: at most one NOTIFY per this
 				        many ms per subscription (default
 				        200; coalesced: the latest is sent) */

@@ -19,6 +19,7 @@ enum { T = 8000 };
 
 static struct sapp A, B;
 static char res_uri[96];
+static uint32_t b_answer_ms;   /* B's bound of the app's answer (0: default) */
 
 TestSuite(sub_two, .timeout = 120);
 
@@ -34,6 +35,8 @@ static void start_pair(bool b_on_new, uint32_t notify_min_ms)
 	sc.pub_store = true;
 	sc.presence_agent = true;
 	sc.pager = true;
+	if (b_answer_ms)
+		sc.notify_wait_ms = b_answer_ms;
 	cr_assert_eq(sapp_start(&B, 100, &sc, b_on_new), 0);
 	snprintf(res_uri, sizeof(res_uri), "sip:carol@127.0.0.1:%u", B.port);
 }
@@ -285,5 +288,35 @@ Test(sub_two, message_auto_200_without_handler)
 	redum_sub_stats(B.dum, &st);
 	cr_expect_eq(st.messages_in, 3);
 	cr_expect_eq(st.messages_auto200, 3);
+	stop_pair();
+}
+
+
+/* An application that never answers SUB_NEW: bounded, 480. */
+Test(sub_two, unanswered_subscribe_gets_480)
+{
+	struct redum_sub_req req;
+	redum_dum_handle ha, hb;
+	const struct sev *t;
+
+	b_answer_ms = 500;
+	start_pair(true, 100);
+	b_answer_ms = 0;
+
+	sapp_req(&A, res_uri, "presence", 60, &req);
+	cr_assert_eq(redum_sub_subscribe(A.dum, &ha, &req), 0);
+	t = sapp_expect(&B, REDUM_DUM_EV_SUB_NEW, T);
+	cr_assert(t);
+	hb = t->h;
+
+	t = sapp_expect(&A, REDUM_DUM_EV_SUB_FAILURE, T);
+	cr_assert(t, "the unanswered SUBSCRIBE hung");
+	cr_expect_eq(t->h, ha);
+	cr_expect_eq(t->scode, 480);
+	t = sapp_expect(&B, REDUM_DUM_EV_SUB_TERMINATED, T);
+	cr_assert(t);
+	cr_expect_eq(t->h, hb);
+	cr_expect_str_eq(t->reason, "no-answer");
+
 	stop_pair();
 }

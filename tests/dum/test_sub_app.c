@@ -198,10 +198,11 @@ const struct sev *sapp_expect(struct sapp *a, enum redum_dum_ev_type type,
 		}
 		if (t->type == type)
 			return t;
-		fprintf(stderr, "sapp(%u): skipping %s (scode %u err %d "
-			"reason '%s') waiting for %s\n", a->port,
-			redum_dum_ev_name(t->type), t->scode, t->err,
-			t->reason, redum_dum_ev_name(type));
+		if (!a->quiet)
+			fprintf(stderr, "sapp(%u): skipping %s (scode %u err "
+				"%d reason '%s') waiting for %s\n", a->port,
+				redum_dum_ev_name(t->type), t->scode, t->err,
+				t->reason, redum_dum_ev_name(type));
 	}
 }
 

@@ -41,6 +41,7 @@ struct sapp {
 	/* SUB_NEW: accepted at once with this body when set */
 	const char *auto_accept_body;
 	uint32_t accepted;
+	bool quiet;                   /* no "skipping" lines (set after start) */
 };
 
 /** Set before sapp_start(): no on_message handler (DUM's auto 200). */

@@ -3,10 +3,13 @@
  *                        on loopback, both sides:
  *   client (SIPp notifies): NOTIFY/refresh/unsubscribe; a notifier that
  *   never answers the unsubscribe nor sends the final NOTIFY (our bounded
- *   wait ends it); NOTIFY before the 200; 481 to a refresh;
- *   server (SIPp subscribes): expiry without refresh; unsubscribe;
+ *   wait ends it), also when DUM stops; NOTIFY before the 200; 481 to a
+ *   refresh; a forked NOTIFY (481, the subscription undisturbed);
+ *   server (SIPp subscribes): expiry without refresh; refresh and
+ *   unsubscribe;
+ *   publication client: refresh, 412 -> re-publish, remove;
  *   publication store: 412 for a wrong ETag, 489 for an unknown event;
- *   pager: MESSAGE to redum (auto 200) and from redum.
+ *   pager: MESSAGE to redum and from redum.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -145,18 +148,15 @@ Test(sub_client, notify_before_200)
 	pid = sipp_uas("sub_uas_early.xml");
 	h = subscribe(60);
 
-	/* the early NOTIFY is 481'd by the stack today (see the doc); the
-	 * one in the dialog must come through */
+	/* the early NOTIFY is taken (200, checked by SIPp) and makes the
+	 * dialog; the one after the 200 comes in it */
 	t = sapp_expect(&A, REDUM_DUM_EV_SUB_UPDATE, T);
-	cr_assert(t, "no NOTIFY");
+	cr_assert(t, "no early NOTIFY");
 	cr_expect_eq(t->h, h);
-	if (strncmp(t->body, "open", 4)) {
-		cr_expect(!strncmp(t->body, "early", 5), "body '%s'",
-			  t->body);
-		t = sapp_expect(&A, REDUM_DUM_EV_SUB_UPDATE, T);
-		cr_assert(t);
-		cr_expect(!strncmp(t->body, "open", 4));
-	}
+	cr_expect(!strncmp(t->body, "early", 5), "body '%s'", t->body);
+	t = sapp_expect(&A, REDUM_DUM_EV_SUB_UPDATE, T);
+	cr_assert(t, "no NOTIFY in the dialog");
+	cr_expect(!strncmp(t->body, "open", 4), "body '%s'", t->body);
 
 	cr_assert_eq(redum_sub_unsubscribe(A.dum, h), 0);
 	t = sapp_expect(&A, REDUM_DUM_EV_SUB_TERMINATED, T);
@@ -432,6 +432,36 @@ Test(pub_client, refresh_412_republish_remove)
 	cr_assert(t);
 	cr_expect_eq(t->h, h);
 	cr_expect_eq(t->scode, 200);
+
+	cr_expect_eq(sapp_sipp_wait(pid, SIPP_WAIT), 0, "sipp failed");
+	cr_expect(sapp_stop(&A, 10000));
+}
+
+
+Test(sub_client, forked_notify_is_refused)
+{
+	const struct sev *t;
+	redum_dum_handle h;
+	pid_t pid;
+
+	client_start(5000);
+	pid = sipp_uas("sub_uas_fork.xml");
+	h = subscribe(60);
+
+	t = sapp_expect(&A, REDUM_DUM_EV_SUB_UPDATE, T);
+	cr_assert(t, "no NOTIFY");
+	cr_expect(!strncmp(t->body, "open", 4));
+
+	/* the fork's NOTIFY (481, checked by SIPp) makes no event: next
+	 * is the termination by the first notifier */
+	t = sapp_next(&A, T);
+	cr_assert(t, "no termination");
+	cr_expect_eq(t->type, REDUM_DUM_EV_SUB_TERMINATED, "got %s",
+		     redum_dum_ev_name(t->type));
+	cr_expect_eq(t->h, h);
+	cr_expect_str_eq(t->reason, "noresource");
+	cr_expect_eq(t->retry_after, 5);
+	cr_expect(!t->timed_out);
 
 	cr_expect_eq(sapp_sipp_wait(pid, SIPP_WAIT), 0, "sipp failed");
 	cr_expect(sapp_stop(&A, 10000));

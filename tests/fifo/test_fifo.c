@@ -280,6 +280,51 @@ static void counters(enum redum_fifo_mode mode)
 	cr_assert_eq(redum_fifo_free(f), 0);
 }
 
+/* redum_fifo_push_nowake() leaves the doorbell alone; redum_fifo_wake()
+ * rings it once for the lot if the consumer sleeps. */
+static void nowake(enum redum_fifo_mode mode)
+{
+	struct redum_fifo *f;
+	struct redum_fifo_stats st;
+	static struct rec r;
+	int fd;
+
+	memset(&r, 0, sizeof(r));
+	cr_assert_eq(redum_fifo_alloc(&f, mode, 16), 0);
+	fd = redum_fifo_fd(f);
+	cr_assert_eq(redum_fifo_attach_manual(f, rec_msg, rec_close, &r, 0),
+		     0);
+	cr_assert_eq(redum_fifo_drain(f), 0);   /* armed, doorbell reset */
+	cr_assert(!fd_readable(fd));
+
+	cr_assert_eq(redum_fifo_push_nowake(f, (void *)0xa), 0);
+	cr_assert_eq(redum_fifo_push_nowake(f, (void *)0xb), 0);
+	cr_assert_eq(redum_fifo_push_nowake(NULL, (void *)0xb), EINVAL);
+	redum_fifo_stats(f, &st);
+	cr_assert_eq(st.doorbells, 0);
+	cr_assert_eq(st.depth, 2);
+	cr_assert(!fd_readable(fd), "no doorbell before the wake");
+
+	redum_fifo_wake(f);
+	redum_fifo_wake(NULL);
+	redum_fifo_stats(f, &st);
+	cr_assert_eq(st.doorbells, 1);
+	cr_assert(fd_readable(fd));
+
+	cr_assert_eq(redum_fifo_drain(f), 2);
+	cr_assert_eq(r.msgs[0], (void *)0xa);
+	cr_assert_eq(r.msgs[1], (void *)0xb);
+
+	cr_assert_eq(redum_fifo_close(f), 0);
+	cr_assert_eq(redum_fifo_push_nowake(f, NULL), EPIPE);
+	(void)redum_fifo_drain(f);
+	cr_assert(redum_fifo_finished(f));
+	cr_assert_eq(redum_fifo_free(f), 0);
+}
+
+Test(fifo, push_nowake_spsc) { nowake(REDUM_FIFO_SPSC); }
+Test(fifo, push_nowake_mpsc) { nowake(REDUM_FIFO_MPSC); }
+
 Test(fifo, counters_spsc) { counters(REDUM_FIFO_SPSC); }
 Test(fifo, counters_mpsc) { counters(REDUM_FIFO_MPSC); }
 

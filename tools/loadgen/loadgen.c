@@ -41,6 +41,13 @@
 #include <redum/version.h>
 #include "lg_hist.h"
 
+/* The staged shutdown (include/redum/shutdown.h) replaces redum_dum_stop()
+ * where it exists: it reports the usages it force-ended. */
+#if __has_include(<redum/shutdown.h>)
+#include <redum/shutdown.h>
+#define LG_STAGED 1
+#endif
+
 /* Exit codes (SIPp's where they fit; docs/LOADGEN.md). */
 enum {
 	LG_EXIT_OK        = 0,    /* every attempt succeeded             */
@@ -93,6 +100,7 @@ struct conf {
 	double kill_at;              /* < 0: none                        */
 	bool dum_thread;
 	bool quiet;                  /* no interval lines                */
+	bool stats;                  /* stack + DUM counters to stderr   */
 	uint32_t reg_expires;
 	uint32_t pool;               /* register: AOR pool size (0: new) */
 };
@@ -155,11 +163,14 @@ static struct {
 	struct counters tot, ivl;
 	struct lg_hist hist, hist_ivl;
 	uint64_t concurrent, peak_concurrent;
+	uint64_t judged;             /* started attempts already counted
+					succeeded or failed              */
 	uint64_t t_start;            /* ns: intended time of attempt 0   */
 	uint64_t t_last_start;       /* ns: last attempt started          */
 	uint64_t scheduled;          /* attempts whose time came          */
 	uint64_t seq;                /* for AORs, Call-IDs, mix           */
-	struct tmr tmr_tick, tmr_ivl, tmr_end;
+	struct tmr tmr_tick, tmr_ivl;
+	uint64_t t_drain_end;        /* ns: end of the drain wait       */
 	uint64_t t_ivl;              /* ns of the last interval           */
 	uint64_t ivl_no;
 	bool sending_done;
@@ -177,7 +188,11 @@ static struct {
 	uint64_t t_shut;
 	uint64_t alive_at_shut[REDUM_USAGE_COUNT];
 	uint64_t ended_after_shut[REDUM_USAGE_COUNT];
-	uint64_t force_ended;
+	uint64_t force_ended;         /* our own count (see forced_end) */
+	bool rep_seen;                /* staged shutdown reports read    */
+	uint64_t rep_forced, rep_forced_by[REDUM_USAGE_COUNT];
+	bool rep_deadline, rep_escalated;
+	uint64_t rep_total_ms, rep_at_start;
 	/* kill */
 	bool kill_done;
 	int kill_err;
@@ -260,6 +275,7 @@ static void attempt_fail(struct attempt *a, const char *why)
 	if (a->failed || a->succeeded)
 		return;
 	a->failed = true;
+	g.judged++;
 	g.tot.failed++;
 	g.ivl.failed++;
 	reason_add(&g.tot, why);
@@ -307,6 +323,7 @@ static void attempt_succeed(struct attempt *a)
 	if (a->failed || a->succeeded)
 		return;
 	a->succeeded = true;
+	g.judged++;
 	g.tot.succeeded++;
 	g.ivl.succeeded++;
 	if (a->inflight_at_kill)
@@ -661,6 +678,25 @@ static void on_dum_can_be_deleted(struct redum_dum *dum, void *arg)
 		return;
 	in->deleted = true;
 	in->t_deleted = now_ns();
+#ifdef LG_STAGED
+	{
+		const struct redum_shutdown_report *r;
+
+		r = redum_dum_shutdown_result(dum);
+		if (r && g.shut_done) {
+			g.rep_seen = true;
+			g.rep_forced += r->nforced;
+			for (uint32_t i = 0; i < r->nforced; i++)
+				if (r->forced[i].type < REDUM_USAGE_COUNT)
+					g.rep_forced_by[r->forced[i].type]++;
+			g.rep_deadline |= r->deadline_hit;
+			g.rep_escalated |= r->escalated;
+			if (r->total_ms > g.rep_total_ms)
+				g.rep_total_ms = r->total_ms;
+			g.rep_at_start += r->usages_at_start;
+		}
+	}
+#endif
 	check_finished();
 }
 
@@ -863,6 +899,27 @@ static void start_attempt(uint64_t t_intended)
 
 /* ---- stopping ----------------------------------------------------------------- */
 
+/* Stops one DUM (EALREADY when it already stops: fine). */
+static void dum_stop_one(struct inst *in, bool force)
+{
+#ifdef LG_STAGED
+	struct redum_shutdown_conf sc;
+
+	if (force) {
+		(void)redum_dum_shutdown_force(in->dum);
+		return;
+	}
+	redum_shutdown_conf_init(&sc);
+	sc.give_up_ms = g.c.give_up_ms;
+	sc.log = false;
+	(void)redum_dum_shutdown(in->dum, &sc);
+#else
+	(void)force;   /* conf.stop_ms is 0 in force mode */
+	(void)redum_dum_stop(in->dum);
+#endif
+}
+
+
 static void begin_stop(void)
 {
 	if (g.stopping)
@@ -871,7 +928,7 @@ static void begin_stop(void)
 	g.sending_done = true;
 	for (uint32_t i = 0; i < g.ninst; i++) {
 		g.inst[i].stop_asked = true;
-		(void)redum_dum_stop(g.inst[i].dum);   /* EALREADY: fine */
+		dum_stop_one(&g.inst[i], g.shut_done && g.c.shutdown_force);
 	}
 }
 
@@ -885,7 +942,6 @@ static void check_finished(void)
 		return;
 	g.finished = true;
 	tmr_cancel(&g.tmr_tick);
-	tmr_cancel(&g.tmr_end);
 	re_cancel();
 }
 
@@ -963,7 +1019,8 @@ static void tick(void *arg)
 		if (planned && g.scheduled >= planned) {
 			g.sending_done = true;
 			/* wait for what is outstanding, bounded */
-			tmr_start(&g.tmr_end, g.c.drain_ms, NULL, NULL);
+			g.t_drain_end = now_ns() +
+				(uint64_t)g.c.drain_ms * 1000000ull;
 		}
 	}
 
@@ -973,7 +1030,8 @@ static void tick(void *arg)
 		do_shutdown();
 
 	if (g.sending_done && !g.stopping &&
-	    (g.concurrent == 0 || !tmr_isrunning(&g.tmr_end)))
+	    (g.concurrent == 0 || g.judged == g.tot.started ||
+	     now >= g.t_drain_end))
 		begin_stop();
 
 	if (!g.finished)
@@ -1192,7 +1250,7 @@ static void summary(uint64_t retx, double elapsed)
 		       g.c.shutdown_force ? "force" : "graceful",
 		       g.c.shutdown_force ? 0 : g.c.give_up_ms,
 		       secs_since_start(g.t_shut), alive, ended,
-		       g.force_ended,
+		       g.rep_seen ? g.rep_forced : g.force_ended,
 		       (double)(t_all_deleted() - g.t_shut) / 1e6);
 	}
 	if (g.c.kill_at >= 0) {
@@ -1235,10 +1293,13 @@ static void summary(uint64_t retx, double elapsed)
 	       ms(h->max), h->count);
 	if (g.shut_done) {
 		bool first = true;
-		printf(",\"shutdown\":{\"mode\":\"%s\",\"api\":\"redum_dum_stop\""
+		printf(",\"shutdown\":{\"mode\":\"%s\",\"api\":\"%s\""
 		       ",\"give_up_ms\":%u,\"at_s\":%.3f,"
 		       "\"to_can_be_deleted_ms\":%.3f,\"alive_at_stop\":{",
 		       g.c.shutdown_force ? "force" : "graceful",
+		       g.rep_seen ? (g.c.shutdown_force ?
+				     "redum_dum_shutdown_force" :
+				     "redum_dum_shutdown") : "redum_dum_stop",
 		       g.c.shutdown_force ? 0 : g.c.give_up_ms,
 		       secs_since_start(g.t_shut),
 		       (double)(t_all_deleted() - g.t_shut) / 1e6);
@@ -1260,7 +1321,27 @@ static void summary(uint64_t retx, double elapsed)
 			       g.ended_after_shut[t]);
 			first = false;
 		}
-		printf("},\"force_ended\":%" PRIu64 "}", g.force_ended);
+		printf("},\"force_ended\":%" PRIu64,
+		       g.rep_seen ? g.rep_forced : g.force_ended);
+		if (g.rep_seen) {
+			printf(",\"force_ended_by_type\":{");
+			first = true;
+			for (uint32_t t = 1; t < REDUM_USAGE_COUNT; t++) {
+				if (!g.rep_forced_by[t])
+					continue;
+				printf("%s\"%s\":%" PRIu64, first ? "" : ",",
+				       redum_usage_name((enum redum_usage_type)t),
+				       g.rep_forced_by[t]);
+				first = false;
+			}
+			printf("},\"deadline_hit\":%s,\"escalated\":%s,"
+			       "\"dum_report_total_ms\":%" PRIu64
+			       ",\"usages_at_start\":%" PRIu64,
+			       g.rep_deadline ? "true" : "false",
+			       g.rep_escalated ? "true" : "false",
+			       g.rep_total_ms, g.rep_at_start);
+		}
+		printf("}");
 	}
 	if (g.c.kill_at >= 0) {
 		printf(",\"kill\":{\"pid\":%d,\"sent\":%s,\"error\":\"%s\","
@@ -1357,12 +1438,13 @@ static int plot(void)
 		"set ylabel 'per second'\n"
 		"set y2label 'concurrent'\n"
 		"set ytics nomirror\nset y2tics\n"
+		"set xrange [0:*]\nset yrange [0:*]\nset y2range [0:*]\n"
 		"plot '%s' using 1:2 with lines lw 2 title 'started/s', "
 		"'' using 1:3 with lines title 'succeeded/s', "
 		"'' using 1:4 axes x1y2 with lines title 'concurrent'\n"
 		"unset y2label\nunset y2tics\nset ytics mirror\n"
 		"set ylabel 'latency (ms)'\n"
-		"set logscale y\n"
+		"set yrange [*:*]\nset logscale y\n"
 		"plot '%s' using 1:($5>0?$5:1/0) with lines title 'p50', "
 		"'' using 1:($6>0?$6:1/0) with lines title 'p90', "
 		"'' using 1:($7>0?$7:1/0) with lines title 'p99', "
@@ -1398,4 +1480,679 @@ static int plot(void)
 	unlink(script);
 	unlink(data);
 	return err;
+}
+
+
+/* ---- signals ---------------------------------------------------------------------- */
+
+static void signal_handler(int flags, void *arg)
+{
+	struct signalfd_siginfo si;
+	(void)flags;
+	(void)arg;
+
+	while (read(g.sigfd, &si, sizeof(si)) == sizeof(si)) {
+		if (++g.signals == 1) {
+			/* like SIPp's 'q': no new attempts, drain */
+			fprintf(stderr, "redum-loadgen: signal %u: no new "
+				"attempts, draining (again: stop now)\n",
+				si.ssi_signo);
+			if (!g.sending_done) {
+				g.sending_done = true;
+				g.t_drain_end = now_ns() +
+				(uint64_t)g.c.drain_ms * 1000000ull;
+			}
+		}
+		else {
+			begin_stop();
+		}
+	}
+}
+
+
+static int signals_open(void)
+{
+	sigset_t all, handled;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);   /* threads inherit it */
+
+	sigemptyset(&handled);
+	sigaddset(&handled, SIGTERM);
+	sigaddset(&handled, SIGINT);
+	return signalfd(-1, &handled, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+
+/* ---- arguments ---------------------------------------------------------------------- */
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: redum-loadgen HOST:PORT [options]      (numeric address; IPv6 as [::1]:5060)\n"
+"  -s SCENARIO        call (default), options, message, register, publish,\n"
+"                     or mix:call=70,options=30 (weights)\n"
+"  -t u1|un|t1|tn     transport as SIPp (udp or tcp; one socket per instance)\n"
+"  --transport udp|tcp\n"
+"  -r RATE            attempts per second, open loop (default 10)\n"
+"  -l MAX             most outstanding attempts; beyond: failed max_concurrent\n"
+"                     (default 0: no limit)\n"
+"  -m TOTAL           attempts in all (default: rate x --duration, or until ^C)\n"
+"  -d MS              call hold time (and publish hold) in ms (default 0)\n"
+"  --duration SEC     seconds of sending\n"
+"  -i ADDR            local address (default 127.0.0.1 / ::1 for loopback)\n"
+"  -p PORT            local port of instance 0 (instance n: PORT+n); 0 = any\n"
+"  -j N, --instances N  stack+DUM pairs, each its own stack thread and port\n"
+"  --dum-thread       each DUM on its own thread (default: this thread's loop)\n"
+"  --timeout-ms MS    an attempt without final response by then fails\n"
+"                     'timeout' (default 32000, SIP's Timer B)\n"
+"  --drain-ms MS      at the end, wait at most this for outstanding ones\n"
+"                     (default: timeout + hold + 2000)\n"
+"  --expires S        register: Expires asked (default 3600)\n"
+"  --pool N           register: refresh a pool of N AORs instead of new ones\n"
+"  --csv FILE         a row per interval (1 s)\n"
+"  --json             the final summary as one JSON object on the last line\n"
+"  --plot FILE.png    rate, concurrency and latency over time (gnuplot)\n"
+"  -q, --quiet        no interval lines\n"
+"  --stats            the stack's and DUM's counters to stderr at the end\n"
+"  --shutdown-at SEC  stop our own DUM then, under load\n"
+"  --shutdown-mode graceful|force   (default graceful)\n"
+"  --give-up-ms MS    graceful stop: bound before usages are force-ended (4000)\n"
+"  --kill-target PID --kill-at SEC  SIGTERM to PID then; report its drain\n"
+"  -h, --help / -V, --version\n"
+"exit: 0 all succeeded, 1 some failed, 99 nothing attempted, 253 internal\n"
+"      (a clean stop failed), 254 setup (bind/start), 255 bad arguments\n");
+}
+
+
+static int parse_uint(const char *s, uint64_t max, uint64_t *out)
+{
+	char *e;
+	unsigned long long v;
+
+	errno = 0;
+	if (!s || !*s || *s == '-')
+		return EINVAL;
+	v = strtoull(s, &e, 10);
+	if (errno || *e || v > max)
+		return EINVAL;
+	*out = v;
+	return 0;
+}
+
+
+static int parse_double(const char *s, double *out)
+{
+	char *e;
+	double v;
+
+	errno = 0;
+	if (!s || !*s)
+		return EINVAL;
+	v = strtod(s, &e);
+	if (errno || *e || !isfinite(v) || v < 0)
+		return EINVAL;
+	*out = v;
+	return 0;
+}
+
+
+static int scen_of(const char *s, size_t n)
+{
+	for (int i = 0; i < SC_COUNT; i++)
+		if (strlen(scen_names[i]) == n && !strncmp(s, scen_names[i], n))
+			return i;
+	return -1;
+}
+
+
+static int parse_scenario(struct conf *c, const char *s)
+{
+	const char *p;
+
+	snprintf(c->scenario, sizeof(c->scenario), "%s", s);
+	memset(c->weight, 0, sizeof(c->weight));
+	c->wsum = 0;
+
+	if (strncmp(s, "mix:", 4)) {
+		int i = scen_of(s, strlen(s));
+		if (i < 0)
+			return EINVAL;
+		c->weight[i] = 1;
+		c->wsum = 1;
+		return 0;
+	}
+
+	p = s + 4;
+	while (*p) {
+		const char *eq = strchr(p, '='), *end = strchr(p, ',');
+		char num[16];
+		uint64_t w;
+		int i;
+
+		if (!end)
+			end = p + strlen(p);
+		if (!eq || eq > end)
+			return EINVAL;
+		i = scen_of(p, (size_t)(eq - p));
+		if (i < 0 || (size_t)(end - eq - 1) >= sizeof(num))
+			return EINVAL;
+		snprintf(num, sizeof(num), "%.*s", (int)(end - eq - 1), eq + 1);
+		if (parse_uint(num, 1000000, &w))
+			return EINVAL;
+		c->weight[i] += (uint32_t)w;
+		c->wsum += (uint32_t)w;
+		p = *end ? end + 1 : end;
+	}
+	return c->wsum ? 0 : EINVAL;
+}
+
+
+static int bad(const char *what, const char *val)
+{
+	fprintf(stderr, "redum-loadgen: bad %s '%s'\n", what, val ? val : "");
+	fprintf(stderr, "(redum-loadgen --help for the options)\n");
+	return LG_EXIT_USAGE;
+}
+
+
+static int parse_args(int argc, char *argv[], struct conf *c)
+{
+	enum {
+		O_TRANSPORT = 1000, O_DURATION, O_CSV, O_JSON, O_PLOT,
+		O_SHUT_AT, O_SHUT_MODE, O_GIVE_UP, O_KILL_PID, O_KILL_AT,
+		O_DUM_THREAD, O_TIMEOUT, O_DRAIN, O_EXPIRES, O_POOL, O_STATS,
+	};
+	static const struct option opts[] = {
+		{"transport",     required_argument, NULL, O_TRANSPORT},
+		{"duration",      required_argument, NULL, O_DURATION},
+		{"csv",           required_argument, NULL, O_CSV},
+		{"json",          no_argument,       NULL, O_JSON},
+		{"plot",          required_argument, NULL, O_PLOT},
+		{"shutdown-at",   required_argument, NULL, O_SHUT_AT},
+		{"shutdown-mode", required_argument, NULL, O_SHUT_MODE},
+		{"give-up-ms",    required_argument, NULL, O_GIVE_UP},
+		{"kill-target",   required_argument, NULL, O_KILL_PID},
+		{"kill-at",       required_argument, NULL, O_KILL_AT},
+		{"dum-thread",    no_argument,       NULL, O_DUM_THREAD},
+		{"timeout-ms",    required_argument, NULL, O_TIMEOUT},
+		{"drain-ms",      required_argument, NULL, O_DRAIN},
+		{"expires",       required_argument, NULL, O_EXPIRES},
+		{"pool",          required_argument, NULL, O_POOL},
+		{"stats",         no_argument,       NULL, O_STATS},
+		{"instances",     required_argument, NULL, 'j'},
+		{"quiet",         no_argument,       NULL, 'q'},
+		{"help",          no_argument,       NULL, 'h'},
+		{"version",       no_argument,       NULL, 'V'},
+		{NULL, 0, NULL, 0}
+	};
+	bool drain_set = false, kill_pid_set = false;
+	const char *target = NULL;
+	uint64_t v;
+	int opt;
+
+	memset(c, 0, sizeof(*c));
+	(void)parse_scenario(c, "call");
+	c->tp = SIP_TRANSP_UDP;
+	c->rate = 10;
+	c->instances = 1;
+	c->timeout_ms = 32000;
+	c->shutdown_at = -1;
+	c->kill_at = -1;
+	c->give_up_ms = 4000;
+	c->reg_expires = 3600;
+
+	while ((opt = getopt_long(argc, argv, "s:t:r:l:m:d:i:p:j:qhV", opts,
+				  NULL)) != -1) {
+		switch (opt) {
+
+		case 's':
+			if (parse_scenario(c, optarg))
+				return bad("scenario (-s)", optarg);
+			break;
+
+		case 't':
+		case O_TRANSPORT:
+			if (!strcmp(optarg, "u1") || !strcmp(optarg, "un") ||
+			    !strcmp(optarg, "udp"))
+				c->tp = SIP_TRANSP_UDP;
+			else if (!strcmp(optarg, "t1") ||
+				 !strcmp(optarg, "tn") ||
+				 !strcmp(optarg, "tcp"))
+				c->tp = SIP_TRANSP_TCP;
+			else
+				return bad("transport", optarg);
+			break;
+
+		case 'r':
+			if (parse_double(optarg, &c->rate) || c->rate <= 0 ||
+			    c->rate > 1e7)
+				return bad("rate (-r)", optarg);
+			break;
+
+		case 'l':
+			if (parse_uint(optarg, UINT32_MAX, &v))
+				return bad("limit (-l)", optarg);
+			c->limit = (uint32_t)v;
+			break;
+
+		case 'm':
+			if (parse_uint(optarg, UINT64_MAX / 2, &v) || !v)
+				return bad("total (-m)", optarg);
+			c->total = v;
+			break;
+
+		case 'd':
+			if (parse_uint(optarg, 86400000, &v))
+				return bad("hold time (-d, ms)", optarg);
+			c->hold_ms = (uint32_t)v;
+			break;
+
+		case O_DURATION:
+			if (parse_double(optarg, &c->duration_s) ||
+			    c->duration_s <= 0)
+				return bad("--duration", optarg);
+			break;
+
+		case 'i':
+			snprintf(c->bind_ip, sizeof(c->bind_ip), "%s", optarg);
+			break;
+
+		case 'p':
+			if (parse_uint(optarg, 65535, &v))
+				return bad("local port (-p)", optarg);
+			c->lport = (uint16_t)v;
+			break;
+
+		case 'j':
+			if (parse_uint(optarg, MAX_INST, &v) || !v)
+				return bad("instances (-j, 1..16)", optarg);
+			c->instances = (uint32_t)v;
+			break;
+
+		case O_DUM_THREAD:
+			c->dum_thread = true;
+			break;
+
+		case O_TIMEOUT:
+			if (parse_uint(optarg, 86400000, &v) || !v)
+				return bad("--timeout-ms", optarg);
+			c->timeout_ms = (uint32_t)v;
+			break;
+
+		case O_DRAIN:
+			if (parse_uint(optarg, 86400000, &v))
+				return bad("--drain-ms", optarg);
+			c->drain_ms = (uint32_t)v;
+			drain_set = true;
+			break;
+
+		case O_EXPIRES:
+			if (parse_uint(optarg, 86400, &v) || !v)
+				return bad("--expires", optarg);
+			c->reg_expires = (uint32_t)v;
+			break;
+
+		case O_POOL:
+			if (parse_uint(optarg, 100000000, &v))
+				return bad("--pool", optarg);
+			c->pool = (uint32_t)v;
+			break;
+
+		case O_CSV:
+			c->csv = optarg;
+			break;
+
+		case O_JSON:
+			c->json = true;
+			break;
+
+		case O_PLOT:
+			c->plot = optarg;
+			break;
+
+		case 'q':
+			c->quiet = true;
+			break;
+
+		case O_STATS:
+			c->stats = true;
+			break;
+
+		case O_SHUT_AT:
+			if (parse_double(optarg, &c->shutdown_at))
+				return bad("--shutdown-at", optarg);
+			break;
+
+		case O_SHUT_MODE:
+			if (!strcmp(optarg, "graceful"))
+				c->shutdown_force = false;
+			else if (!strcmp(optarg, "force"))
+				c->shutdown_force = true;
+			else
+				return bad("--shutdown-mode (graceful|force)",
+					   optarg);
+			break;
+
+		case O_GIVE_UP:
+			if (parse_uint(optarg, 3600000, &v))
+				return bad("--give-up-ms", optarg);
+			c->give_up_ms = (uint32_t)v;
+			break;
+
+		case O_KILL_PID:
+			if (parse_uint(optarg, INT32_MAX, &v) || v < 2)
+				return bad("--kill-target (a pid > 1)", optarg);
+			c->kill_pid = (pid_t)v;
+			kill_pid_set = true;
+			break;
+
+		case O_KILL_AT:
+			if (parse_double(optarg, &c->kill_at))
+				return bad("--kill-at", optarg);
+			break;
+
+		case 'h':
+			usage(stdout);
+			exit(0);
+
+		case 'V':
+			printf("redum-loadgen %s\n", REDUM_VERSION);
+			exit(0);
+
+		default:
+			usage(stderr);
+			return LG_EXIT_USAGE;
+		}
+	}
+
+	for (int i = optind; i < argc; i++) {
+		if (target)
+			return bad("extra argument", argv[i]);
+		target = argv[i];
+	}
+	if (!target)
+		return bad("target (HOST:PORT is required)", "");
+	if (sa_decode(&c->target, target, strlen(target)) ||
+	    !sa_port(&c->target))
+		return bad("target (numeric HOST:PORT)", target);
+	if (sa_af(&c->target) == AF_INET6)
+		re_snprintf(c->host, sizeof(c->host), "[%j]", &c->target);
+	else
+		re_snprintf(c->host, sizeof(c->host), "%j", &c->target);
+
+	if (!c->bind_ip[0]) {
+		if (!sa_is_loopback(&c->target))
+			return bad("local address: give -i ADDR for a "
+				   "target that is not loopback", target);
+		snprintf(c->bind_ip, sizeof(c->bind_ip), "%s",
+			 sa_af(&c->target) == AF_INET6 ? "::1" : "127.0.0.1");
+	}
+	if ((kill_pid_set) != (c->kill_at >= 0))
+		return bad("--kill-target / --kill-at (give both)", "");
+	if (c->plot && !in_path("gnuplot")) {
+		fprintf(stderr, "redum-loadgen: --plot needs gnuplot, which "
+			"is not installed (Debian: apt-get install "
+			"gnuplot-nox)\n");
+		return LG_EXIT_USAGE;
+	}
+	if (c->lport && (uint32_t)c->lport + c->instances - 1 > 65535)
+		return bad("local port (-p + instances > 65535)", "");
+	if (!drain_set)
+		c->drain_ms = c->timeout_ms + c->hold_ms + 2000;
+	return 0;
+}
+
+
+/* ---- setup and main ------------------------------------------------------------------ */
+
+static int inst_start(struct inst *in, uint32_t idx)
+{
+	struct redum_dum_handlers hd = {
+		.invite = {.on_connected = on_connected,
+			   .on_terminated = on_terminated},
+		.request = {.on_response = on_response},
+		.reg = {.on_registered = on_registered,
+			.on_retrying = on_reg_retrying,
+			.on_failure = on_reg_failure,
+			.on_unregistered = on_unregistered},
+		.sub = {.on_message_result = on_message_result,
+			.on_pub_success = on_pub_success,
+			.on_pub_failure = on_pub_failure,
+			.on_pub_removed = on_pub_removed},
+		.on_error = on_error,
+		.on_dum_can_be_deleted = on_dum_can_be_deleted,
+	};
+	struct redum_stack_conf sc;
+	struct redum_dum_conf dc;
+	char spec[128];
+	struct sa laddr;
+	bool v6 = strchr(g.c.bind_ip, ':') != NULL;
+	int err;
+
+	in->idx = idx;
+	err = hash_alloc(&in->attempts, 65536);
+	if (err)
+		return err;
+
+	redum_stack_conf_init(&sc);
+	sc.software = "redum-loadgen " REDUM_VERSION;
+	/* a UAC keeps fewer server transactions than a server: smaller
+	 * tables than the 2^19 default, still ~1 per bucket at 20k/s x 32 s
+	 * across instances */
+	sc.ctrans_hsize = 1u << 18;
+	sc.strans_hsize = 1u << 12;
+	sc.obj_hsize = 1u << 18;
+	snprintf(spec, sizeof(spec), "%s:%s%s%s:%u",
+		 g.c.tp == SIP_TRANSP_TCP ? "tcp" : "udp", v6 ? "[" : "",
+		 g.c.bind_ip, v6 ? "]" : "",
+		 g.c.lport ? g.c.lport + idx : 0);
+	err = redum_stack_conf_listen(&sc, spec);
+	if (err) {
+		fprintf(stderr, "redum-loadgen: bad local address '%s'\n",
+			g.c.bind_ip);
+		return err;
+	}
+	err = redum_stack_start(&in->stack, &sc);
+	if (err) {
+		fprintf(stderr, "redum-loadgen: cannot start stack on %s: %s\n",
+			spec, strerror(err));
+		return err;
+	}
+	(void)redum_stack_laddr(in->stack, 0, NULL, &laddr);
+	re_snprintf(in->from, sizeof(in->from), "sip:redum-loadgen@%J",
+		    &laddr);
+
+	redum_dum_conf_init(&dc);
+	dc.name = "redum-loadgen";
+	dc.stop_ms = g.c.shutdown_force ? 0 : g.c.give_up_ms;
+	dc.methods = 0;         /* a pure client: takes no MESSAGE */
+	err = redum_dum_alloc(&in->dum, in->stack, &dc, &hd);
+	if (!err)
+		err = redum_dum_app_attach(in->dum, false, 0);
+	if (!err)
+		err = g.c.dum_thread ? redum_dum_start(in->dum) :
+			redum_dum_attach(in->dum);
+	if (err) {
+		fprintf(stderr, "redum-loadgen: cannot start DUM: %s\n",
+			strerror(err));
+		return err;
+	}
+	return 0;
+}
+
+
+static bool any_attempt(struct le *le, void *arg)
+{
+	(void)le;
+	(void)arg;
+	return true;
+}
+
+
+static int inst_close(struct inst *in, bool force, uint64_t *retx)
+{
+	struct redum_stack_stats st;
+	int rc = 0;
+
+	if (in->dum && g.c.stats) {
+		struct redum_dum_stats dst;
+
+		redum_dum_stats(in->dum, &dst);
+		re_fprintf(stderr, "redum-loadgen: instance %u DUM counters\n%H",
+			   in->idx, redum_dum_stats_print, &dst);
+	}
+	if (in->dum && redum_dum_free(in->dum)) {
+		fprintf(stderr, "redum-loadgen: DUM %u did not finish\n",
+			in->idx);
+		rc = EBUSY;
+		force = true;
+	}
+	if (in->stack) {
+		(void)redum_stack_shutdown(in->stack, force);
+		if (redum_stack_join(in->stack, &st)) {
+			rc = EIO;
+		}
+		else {
+			*retx += st.ack_retx + st.retx_2xx;
+			if (g.c.stats)
+				re_fprintf(stderr, "redum-loadgen: instance %u "
+					   "stack counters\n%H", in->idx,
+					   redum_stack_stats_print, &st);
+		}
+	}
+	in->attempts = mem_deref(in->attempts);
+	return rc;
+}
+
+
+int main(int argc, char *argv[])
+{
+	uint64_t retx = 0, t_end;
+	bool setup_failed = false;
+	int rc, err;
+
+	rc = parse_args(argc, argv, &g.c);
+	if (rc)
+		return rc;
+
+	g.sigfd = signals_open();
+	if (g.sigfd < 0) {
+		perror("redum-loadgen: signalfd");
+		return LG_EXIT_SETUP;
+	}
+	g.tty = isatty(STDOUT_FILENO);
+	g.rng = 0x9e3779b97f4a7c15ull ^ (uint64_t)getpid();
+
+	if (g.c.csv) {
+		g.csv = fopen(g.c.csv, "w");
+		if (!g.csv) {
+			fprintf(stderr, "redum-loadgen: --csv %s: %s\n",
+				g.c.csv, strerror(errno));
+			close(g.sigfd);
+			return LG_EXIT_SETUP;
+		}
+		fprintf(g.csv, "time_s,rate,succeeded_rate,concurrent,"
+			"attempted,succeeded,failed,retransmissions,p50_ms,"
+			"p90_ms,p99_ms,p999_ms,max_ms\n");
+	}
+
+	err = libre_init();
+	if (err) {
+		fprintf(stderr, "redum-loadgen: libre_init: %s\n",
+			strerror(err));
+		return LG_EXIT_SETUP;
+	}
+
+	for (uint32_t i = 0; i < g.c.instances; i++) {
+		err = inst_start(&g.inst[i], i);
+		if (g.inst[i].stack)
+			g.ninst = i + 1;
+		if (err) {
+			setup_failed = true;
+			break;
+		}
+	}
+
+	if (setup_failed) {
+		/* the DUMs that exist stop; the loop below waits for them */
+		for (uint32_t i = 0; i < g.ninst; i++) {
+			if (g.inst[i].dum)
+				(void)redum_dum_stop(g.inst[i].dum);
+			else
+				g.inst[i].deleted = true;
+		}
+		g.stopping = true;
+		g.sending_done = true;
+	}
+
+	err = fd_listen(g.sigfd, FD_READ, signal_handler, NULL);
+	if (err)
+		fprintf(stderr, "redum-loadgen: signals: %s\n", strerror(err));
+
+	if (!setup_failed && !g.c.quiet && !g.tty && !g.c.json)
+		printf("redum-loadgen: %s -> %s:%u at %.1f/s, %u instance(s)\n",
+		       g.c.scenario, g.c.host, sa_port(&g.c.target), g.c.rate,
+		       g.ninst);
+
+	g.t_start = g.t_ivl = now_ns();
+	if (!setup_failed) {
+		tick(NULL);
+		tmr_start(&g.tmr_ivl, 1000, interval, NULL);
+	}
+	check_finished();
+	if (!g.finished)
+		(void)re_main(NULL);
+	t_end = now_ns();
+
+	tmr_cancel(&g.tmr_tick);
+	tmr_cancel(&g.tmr_ivl);
+	fd_close(g.sigfd);
+
+	/* the last partial interval */
+	if (!setup_failed && (g.ivl.attempted || g.ivl.succeeded ||
+			      g.ivl.failed))
+		interval(NULL);
+
+	for (uint32_t i = 0; i < g.ninst; i++) {
+		/* attempts left in the books: DUM is gone, so they were
+		 * never told; counted "unfinished" */
+		struct inst *in = &g.inst[i];
+		struct le *le;
+
+		while (in->attempts &&
+		       (le = hash_apply(in->attempts, any_attempt, NULL)))
+			attempt_done(le->data, REDUM_USAGE_NONE, false);
+		if (inst_close(in, setup_failed, &retx))
+			rc = LG_EXIT_INTERNAL;
+	}
+
+	if (!setup_failed)
+		summary(retx, (double)(t_end - g.t_start) / 1e9);
+
+	if (g.csv)
+		fclose(g.csv);
+	if (g.c.plot && !setup_failed) {
+		err = plot();
+		if (err) {
+			fprintf(stderr, "redum-loadgen: plot %s failed: %s\n",
+				g.c.plot, strerror(err));
+			if (!rc)
+				rc = LG_EXIT_INTERNAL;
+		}
+		else if (!g.c.json) {
+			printf("plot written to %s\n", g.c.plot);
+		}
+	}
+	free(g.rows);
+	close(g.sigfd);
+	libre_close();
+
+	if (setup_failed)
+		return LG_EXIT_SETUP;
+	if (rc)
+		return rc;
+	if (!g.tot.attempted)
+		return LG_EXIT_NOCALLS;
+	return g.tot.failed ? LG_EXIT_FAILED : LG_EXIT_OK;
 }

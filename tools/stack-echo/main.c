@@ -65,7 +65,8 @@ static int64_t now_ms(void)
 static void malloc_thp(char *argv[])
 {
 	const char *t = getenv("GLIBC_TUNABLES");
-	char buf[512];
+	char buf[512], exe[4096];
+	ssize_t n;
 
 	if (getenv("REDUM_ECHO_NO_THP") || (t && strstr(t, "malloc.hugetlb")))
 		return;
@@ -76,7 +77,13 @@ static void malloc_thp(char *argv[])
 	if (setenv("GLIBC_TUNABLES", buf, 1))
 		return;
 
-	(void)execv("/proc/self/exe", argv);
+	/* the real path, so that the process keeps its name (comm) */
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0 || n >= (ssize_t)sizeof(exe) - 1)
+		return;
+	exe[n] = '\0';
+
+	(void)execv(exe, argv);
 	/* exec failed: run on without */
 }
 
