@@ -228,6 +228,135 @@ int dum_auth_header(struct dum_auth *a, char **hdrp, const char *method,
 }
 
 
+/* ---- the credential store ---------------------------------------------- */
+
+/* One allocation: the entries, then their strings. [imm] after alloc. */
+struct dum_creds {
+	uint32_t n;
+	struct redum_dum_cred c[];
+};
+
+
+static size_t csz(const char *s)
+{
+	return s ? strlen(s) + 1 : 1;
+}
+
+
+static const char *cput(char **pp, const char *s)
+{
+	size_t l = s ? strlen(s) : 0;
+	char *d = *pp;
+
+	if (l)
+		memcpy(d, s, l);
+	d[l] = '\0';
+	*pp += l + 1;
+
+	return d;
+}
+
+
+int dum_creds_alloc(struct redum_dum *dum, const struct redum_dum_conf *conf)
+{
+	struct dum_creds *cs;
+	size_t sz;
+	uint32_t i;
+	char *p;
+
+	dum->creds = NULL;
+	if (!conf || !conf->creds || !conf->ncreds)
+		return 0;
+
+	sz = sizeof(*cs) + conf->ncreds * sizeof(cs->c[0]);
+	for (i = 0; i < conf->ncreds; i++) {
+		const struct redum_dum_cred *c = &conf->creds[i];
+
+		if (!c->user || !c->password)
+			return EINVAL;
+		sz += csz(c->realm) + csz(c->user) + csz(c->password);
+	}
+
+	cs = mem_zalloc(sz, NULL);
+	if (!cs)
+		return ENOMEM;
+
+	cs->n = conf->ncreds;
+	p = (char *)&cs->c[cs->n];
+	for (i = 0; i < cs->n; i++) {
+		cs->c[i].realm    = cput(&p, conf->creds[i].realm);
+		cs->c[i].user     = cput(&p, conf->creds[i].user);
+		cs->c[i].password = cput(&p, conf->creds[i].password);
+	}
+
+	dum->creds = cs;
+	return 0;
+}
+
+
+void dum_creds_free(struct redum_dum *dum)
+{
+	if (dum)
+		dum->creds = mem_deref(dum->creds);
+}
+
+
+/* The entry for @p realm: an exact (case-sensitive, RFC 2617) realm
+ * first, else the first "any realm" entry. */
+static const struct redum_dum_cred *cred_find(const struct redum_dum *dum,
+					      const char *realm)
+{
+	const struct redum_dum_cred *any = NULL;
+	uint32_t i;
+
+	if (!dum->creds || !realm)
+		return NULL;
+
+	for (i = 0; i < dum->creds->n; i++) {
+		const struct redum_dum_cred *c = &dum->creds->c[i];
+
+		if (!*c->realm) {
+			if (!any)
+				any = c;
+		}
+		else if (!strcmp(c->realm, realm)) {
+			return c;
+		}
+	}
+
+	return any;
+}
+
+
+int dum_auth_retry(struct redum_dum *dum, struct dum_auth *a,
+		   const struct sip_msg *msg)
+{
+	int err;
+
+	if (!dum || !a || !msg)
+		return EINVAL;
+
+	if (!dum->creds)
+		return EACCES;
+
+	err = dum_auth_challenge(a, msg);
+	if (err)
+		return err;
+
+	return cred_find(dum, a->realm) ? 0 : EACCES;
+}
+
+
+int dum_auth_hdr(struct redum_dum *dum, struct dum_auth *a, char **hdrp,
+		 const char *method, const char *uri)
+{
+	const struct redum_dum_cred *c = a ? cred_find(dum, a->realm) : NULL;
+
+	return dum_auth_header(a, hdrp, method, uri, c ? c->user : NULL,
+			       c ? c->password : NULL);
+}
+
+
 /* ---- server ------------------------------------------------------------ */
 
 static void nonce_mac(char out[17], const uint8_t secret[16], uint64_t t)

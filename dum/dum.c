@@ -1529,6 +1529,10 @@ int redum_dum_alloc(struct redum_dum **dump, struct redum_stack *stack,
 	if (err)
 		goto out;
 
+	err = dum_creds_alloc(dum, conf);
+	if (err)
+		goto out;
+
 	err = redum_fifo_alloc(&dum->cmdq, REDUM_FIFO_MPSC,
 			       dum->conf.cmd_capacity ?
 			       dum->conf.cmd_capacity : DEFAULT_CAPACITY);
@@ -1576,6 +1580,7 @@ int redum_dum_alloc(struct redum_dum **dump, struct redum_stack *stack,
 	(void)redum_fifo_free(dum->appq);
 	dum_registrar_free(dum);
 	dum_subs_free(dum);
+	dum_creds_free(dum);
 	dum_shut_free(dum);
 	free(dum->allow);
 	free(dum->accept);
@@ -1622,6 +1627,7 @@ int redum_dum_free(struct redum_dum *dum)
 
 	dum_registrar_free(dum);
 	dum_subs_free(dum);
+	dum_creds_free(dum);
 	dum_shut_free(dum);
 	free(dum->allow);
 	free(dum->accept);

@@ -289,6 +289,7 @@ struct redum_dum {
 					 [atomic] (dum/sub_int.h)           */
 	struct dum_shut *shut;        /* shutdown.c: request [mutex],
 					 stages and report [dum]            */
+	struct dum_creds *creds;      /* auth.c: conf.creds copied [imm]    */
 };
 
 /* dum.c: the framework */
@@ -361,6 +362,12 @@ void dum_subs_init(struct redum_dum *dum);
 void dum_subs_create(struct redum_dum *dum, struct dum_cmd *cmd);
 void dum_subs_teardown(struct redum_dum *dum);
 void dum_subs_free(struct redum_dum *dum);
+
+/* auth.c: the credential store of conf.creds (dum/reg_int.h has the
+ * digest helpers that use it) */
+struct dum_creds;
+int  dum_creds_alloc(struct redum_dum *dum, const struct redum_dum_conf *conf);
+void dum_creds_free(struct redum_dum *dum);
 
 /* shutdown.c (the staged shutdown; docs/SHUTDOWN.md) */
 struct dum_shut;

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <re.h>
 #include "dum_int.h"
+#include "reg_int.h"
 
 enum { CT_INVITE = 1, CT_REINVITE, CT_BYE, CT_INFO };
 enum { ST_INVITE = 1, ST_REINVITE };
@@ -51,6 +52,19 @@ struct inv {
 	uint16_t scode;
 	int err;
 	redum_dum_handle related;
+	/* digest auth (docs/DUM.md): the initial INVITE as sent, for its
+	 * re-sending after a 401/407; the remote target (digest-uri of the
+	 * in-dialog requests); the last INFO, for its re-sending */
+	struct dum_auth auth;
+	char *target;
+	char *inv_hdrs;              /* Content-Type and the app's lines  */
+	uint8_t *inv_body;
+	size_t inv_body_len;
+	char *inv_auth;              /* the INVITE's credentials: the ACK
+					of its 2xx carries them too        */
+	char *info_ctype;
+	uint8_t *info_body;
+	size_t info_len;
 };
 
 static const char *const state_names[REDUM_INV_STATE_COUNT] = {
@@ -173,19 +187,46 @@ static void terminate(struct inv *inv, enum redum_term_reason reason,
 }
 
 
-static int send_in_dialog(struct inv *inv, int kind, const char *method,
-			  const char *ctype, const void *body,
-			  size_t body_len, struct dum_ct **ctp)
+/* The remote target (digest-uri of in-dialog requests) from the Contact
+ * of @p msg, if it has one: the peer's INVITE / 2xx (target refresh). */
+static void set_target(struct inv *inv, const struct sip_msg *msg)
+{
+	const struct sip_hdr *h = msg ? sip_msg_hdr(msg, SIP_HDR_CONTACT) :
+		NULL;
+	struct sip_addr addr;
+	char *t = NULL;
+
+	if (!h || sip_addr_decode(&addr, &h->val) ||
+	    pl_strdup(&t, &addr.auri))
+		return;
+
+	mem_deref(inv->target);
+	inv->target = t;
+}
+
+
+static int send_in_dialog_auth(struct inv *inv, int kind,
+			       const char *method, const char *ctype,
+			       const void *body, size_t body_len,
+			       bool auth, struct dum_ct **ctp)
 {
 	struct dum_ct *ct;
-	char *hdrs;
+	char *hdrs, *ah = NULL;
 	int err;
 
 	if (!inv->u.dlg)
 		return ENOENT;
 
+	if (auth) {
+		err = dum_auth_hdr(inv->u.dum, &inv->auth, &ah, method,
+				   inv->target ? inv->target : "");
+		if (err)
+			return err;
+	}
+
 	ct = dum_ct_new(&inv->u, kind);
-	hdrs = mk_hdrs(ctype, body_len, NULL);
+	hdrs = mk_hdrs(ctype, body_len, ah);
+	mem_deref(ah);
 	if (!ct || !hdrs) {
 		mem_deref(ct);
 		mem_deref(hdrs);
@@ -210,20 +251,40 @@ static int send_in_dialog(struct inv *inv, int kind, const char *method,
 }
 
 
+static int send_in_dialog(struct inv *inv, int kind, const char *method,
+			  const char *ctype, const void *body,
+			  size_t body_len, struct dum_ct **ctp)
+{
+	return send_in_dialog_auth(inv, kind, method, ctype, body, body_len,
+				   false, ctp);
+}
+
+
 /** Sends BYE and waits for its final response; the session then ends
  *  with @p reason. With no dialog to send it in, it ends at once. */
 static void send_bye(struct inv *inv, enum redum_term_reason reason,
 		     uint16_t scode, int err)
 {
+	int serr;
+
 	inv->reason = reason;
 	inv->scode  = scode;
 	inv->err    = err;
 	inv->end_req = false;
 	tmr_cancel(&inv->tmr_glare);
 
-	if (!inv->established ||
-	    send_in_dialog(inv, CT_BYE, "BYE", NULL, NULL, 0, NULL)) {
+	if (!inv->established) {
 		terminate(inv, reason, scode, err, NULL);
+		return;
+	}
+
+	/* a BYE the stack cannot take (its command FIFO full): the session
+	 * ends at once, visibly an error (docs/DUM.md, "When the stack
+	 * refuses a command") */
+	serr = send_in_dialog(inv, CT_BYE, "BYE", NULL, NULL, 0, NULL);
+	if (serr) {
+		terminate(inv, REDUM_TERM_ERROR, scode, err ? err : serr,
+			  NULL);
 		return;
 	}
 
@@ -313,11 +374,21 @@ void dum_invite_call(struct redum_dum *dum, struct dum_cmd *cmd)
 	d = dum_dlg_new(&inv->u);
 	inv->ct_inv = d ? dum_ct_new(&inv->u, CT_INVITE) : NULL;
 	hdrs = mk_hdrs(cmd->ctype, cmd->body_len, cmd->hdrs);
-	if (!d || !inv->ct_inv || !hdrs) {
+	if (!d || !inv->ct_inv || !hdrs || str_dup(&inv->target, cmd->uri) ||
+	    str_dup(&inv->inv_hdrs, hdrs)) {
 		err = ENOMEM;
 		goto fail;
 	}
 	inv->ct_inv->keep = true;
+	if (cmd->body_len) {
+		inv->inv_body = mem_alloc(cmd->body_len, NULL);
+		if (!inv->inv_body) {
+			err = ENOMEM;
+			goto fail;
+		}
+		memcpy(inv->inv_body, cmd->body, cmd->body_len);
+		inv->inv_body_len = cmd->body_len;
+	}
 
 	/* a next hop goes into the dialog's route set */
 	if (cmd->route)
@@ -399,8 +470,14 @@ static void fork_2xx(struct inv *inv, struct redum_stack_event *ev)
 	}
 	d->in_stack = true;
 
-	dum_stack_err(dum, dum_ops->ack(dum->tu, d->id, cseq, NULL, NULL,
-					   0));
+	err = dum_ops->ack(dum->tu, d->id, cseq, NULL, NULL, 0);
+	if (err) {
+		/* not ACKed: the fork's UAS will give up on it; end it */
+		dum_stack_err(dum, err);
+		free(conn);
+		send_bye(f, REDUM_TERM_ERROR, 0, err);
+		return;
+	}
 
 	if (f->silent) {
 		DCNT_INC(dum->c.forks_ended);
@@ -409,6 +486,49 @@ static void fork_2xx(struct inv *inv, struct redum_stack_event *ev)
 	}
 
 	dum_ev_post(dum, conn);
+}
+
+
+/* Re-sends the initial INVITE with the credentials for the challenge
+ * just taken: a new client transaction in the same (unconfirmed) stack
+ * dialog, whose CSeq libre increments (RFC 3261 22.2); libre's client
+ * transaction has ACKed the 401/407 itself. */
+static int reinvite_auth(struct inv *inv)
+{
+	struct redum_dum *dum = inv->u.dum;
+	struct dum_ct *ct;
+	char *ah = NULL, *hdrs = NULL;
+	int err;
+
+	err = dum_auth_hdr(dum, &inv->auth, &ah, "INVITE", inv->target);
+	if (err)
+		return err;
+
+	ct = dum_ct_new(&inv->u, CT_INVITE);
+	if (!ct || re_sdprintf(&hdrs, "%s%s", ah, inv->inv_hdrs)) {
+		mem_deref(ct);
+		mem_deref(ah);
+		return ENOMEM;
+	}
+	ct->keep = true;
+
+	err = dum_ops->drequest(dum->tu, ct->token, inv->u.dlg->id,
+				REDUM_STACK_F_CONTACT, "INVITE", hdrs,
+				inv->inv_body, inv->inv_body_len);
+	mem_deref(hdrs);
+	if (err) {
+		dum_stack_err(dum, err);
+		mem_deref(ah);
+		dum_ct_free(ct);
+		return err;
+	}
+
+	mem_deref(inv->inv_auth);
+	inv->inv_auth = ah;
+	dum_ct_free(inv->ct_inv);
+	inv->ct_inv = ct;
+
+	return 0;
 }
 
 
@@ -460,6 +580,24 @@ static void initial_response(struct inv *inv, struct redum_stack_event *ev)
 			dum_ops->event_release(dum->tu, ev);
 			return;
 		}
+		/* challenged: once per new nonce, with the DUM's credentials;
+		 * else the 401/407 is the failure the application sees */
+		if ((scode == 401 || scode == 407) && !inv->end_req &&
+		    inv->u.state != REDUM_INV_CANCELLING &&
+		    dum_auth_retry(dum, &inv->auth, msg) == 0) {
+			int rerr = reinvite_auth(inv);
+
+			dum_ops->event_release(dum->tu, ev);
+			if (rerr) {
+				post(inv, REDUM_DUM_EV_FAILURE, NULL, scode,
+				     rerr);
+				terminate(inv, REDUM_TERM_ERROR, scode, rerr,
+					  NULL);
+				return;
+			}
+			dum_usage_set_state(&inv->u, REDUM_INV_CALLING);
+			return;
+		}
 		if (inv->u.state == REDUM_INV_CANCELLING) {
 			terminate(inv, REDUM_TERM_CANCELLED, scode, 0, msg);
 		}
@@ -484,6 +622,8 @@ static void initial_response(struct inv *inv, struct redum_stack_event *ev)
 	cseq = msg->cseq.num;
 	if (pl_strdup(&inv->to_tag_buf, &msg->to.tag) == 0)
 		pl_set_str(&inv->to_tag, inv->to_tag_buf);
+	set_target(inv, msg);
+	dum_auth_ok(&inv->auth);
 
 	/* late offer: our INVITE had none, so the 2xx holds it and the ACK
 	 * must carry the application's answer */
@@ -517,8 +657,18 @@ static void initial_response(struct inv *inv, struct redum_stack_event *ev)
 		return;
 	}
 
-	dum_stack_err(dum, dum_ops->ack(dum->tu, inv->u.dlg->id, cseq,
-					   NULL, NULL, 0));
+	/* RFC 3261 22.1: the ACK carries the INVITE's credentials */
+	err = dum_ops->ack(dum->tu, inv->u.dlg->id, cseq, inv->inv_auth,
+			   NULL, 0);
+	if (err) {
+		/* an un-ACKed 2xx: the peer would end the call anyway */
+		dum_stack_err(dum, err);
+		free(conn);
+		free(ans);
+		post(inv, REDUM_DUM_EV_FAILURE, NULL, 0, err);
+		send_bye(inv, REDUM_TERM_ERROR, 0, err);
+		return;
+	}
 
 	if (inv->u.state == REDUM_INV_CANCELLING || inv->end_req) {
 		/* the 2xx crossed our CANCEL: ACK then BYE (RFC 3261 9.1) */
@@ -559,6 +709,7 @@ static void new_invite(struct redum_dum *dum, struct redum_stack_event *ev)
 	}
 
 	inv->offer_in_invite = has_body(ev->msg);
+	set_target(inv, ev->msg);
 	inv->st_inv = dum_st_new(&inv->u, ev->id, ST_INVITE);
 	d = inv->st_inv ? dum_dlg_new(&inv->u) : NULL;
 	if (!d) {
@@ -608,6 +759,7 @@ static void in_reinvite(struct inv *inv, struct redum_stack_event *ev)
 			return;
 		}
 		inv->reinv_offer = has_body(ev->msg);
+		set_target(inv, ev->msg);
 		dum_usage_set_state(&inv->u, REDUM_INV_REINVITE_RECEIVED);
 		post(inv, REDUM_DUM_EV_OFFER, ev->msg, 0, 0);
 		dum_ops->event_release(dum->tu, ev);
@@ -747,10 +899,31 @@ static void reinvite_response(struct inv *inv, struct dum_ct *ct,
 
 	dum_ct_free(ct);
 
+	/* challenged: re-send once per new nonce (a new CSeq) */
+	if ((scode == 401 || scode == 407) && !inv->end_req &&
+	    dum_auth_retry(dum, &inv->auth, msg) == 0 &&
+	    send_in_dialog_auth(inv, CT_REINVITE, "INVITE", inv->offer_ctype,
+				inv->offer, inv->offer_len, true,
+				NULL) == 0) {
+		dum_ops->event_release(dum->tu, ev);
+		return;
+	}
+
 	if (scode < 300) {
-		dum_stack_err(dum, dum_ops->ack(dum->tu, inv->u.dlg->id,
-						   msg->cseq.num, NULL, NULL,
-						   0));
+		int aerr;
+
+		set_target(inv, msg);
+		dum_auth_ok(&inv->auth);
+		aerr = dum_ops->ack(dum->tu, inv->u.dlg->id, msg->cseq.num,
+				    NULL, NULL, 0);
+		if (aerr) {
+			/* an un-ACKed 2xx ends the dialog (RFC 3261 14.1) */
+			dum_stack_err(dum, aerr);
+			post(inv, REDUM_DUM_EV_OFFER_REJECTED, NULL, 0, aerr);
+			dum_ops->event_release(dum->tu, ev);
+			send_bye(inv, REDUM_TERM_ERROR, 0, aerr);
+			return;
+		}
 		post(inv, REDUM_DUM_EV_ANSWER, msg, 0, 0);
 		dum_ops->event_release(dum->tu, ev);
 		inv->glare_tries = 0;
@@ -806,6 +979,17 @@ static void inv_response(struct dum_usage *u, struct dum_ct *ct,
 			dum_ops->event_release(dum->tu, ev);
 			return;
 		}
+		/* challenged: re-send once per new nonce, else the session
+		 * ends all the same (the BYE is our decision) */
+		if (ev->type == REDUM_STACK_EV_RESPONSE &&
+		    (ev->msg->scode == 401 || ev->msg->scode == 407) &&
+		    dum_auth_retry(dum, &inv->auth, ev->msg) == 0 &&
+		    send_in_dialog_auth(inv, CT_BYE, "BYE", NULL, NULL, 0,
+					true, NULL) == 0) {
+			dum_ct_free(ct);
+			dum_ops->event_release(dum->tu, ev);
+			return;
+		}
 		dum_ops->event_release(dum->tu, ev);
 		terminate(inv, inv->reason, inv->scode, inv->err, NULL);
 		return;
@@ -817,7 +1001,18 @@ static void inv_response(struct dum_usage *u, struct dum_ct *ct,
 			return;
 		}
 		dum_ct_free(ct);
+		if (ev->type == REDUM_STACK_EV_RESPONSE &&
+		    (ev->msg->scode == 401 || ev->msg->scode == 407) &&
+		    dum_auth_retry(dum, &inv->auth, ev->msg) == 0 &&
+		    send_in_dialog_auth(inv, CT_INFO, "INFO", inv->info_ctype,
+					inv->info_body, inv->info_len, true,
+					NULL) == 0) {
+			dum_ops->event_release(dum->tu, ev);
+			return;
+		}
 		if (ev->type == REDUM_STACK_EV_RESPONSE) {
+			if (ev->msg->scode < 300)
+				dum_auth_ok(&inv->auth);
 			scode = ev->msg->scode;
 			post(inv, REDUM_DUM_EV_INFO_RESPONSE, ev->msg, 0, 0);
 		}
@@ -933,7 +1128,7 @@ static void inv_srv_event(struct dum_usage *u, struct dum_st *st,
 static int late_ack(struct inv *inv, const char *ctype, const void *body,
 		    size_t body_len)
 {
-	char *hdrs = mk_hdrs(ctype, body_len, NULL);
+	char *hdrs = mk_hdrs(ctype, body_len, inv->inv_auth);
 	int err;
 
 	if (!hdrs)
@@ -1118,6 +1313,20 @@ static void inv_command(struct dum_usage *u, struct dum_cmd *cmd)
 			dum_post_error(dum, u->cls->type, u->h, EPROTO);
 			return;
 		}
+		/* kept for a re-sending after a challenge (the last INFO) */
+		inv->info_ctype = mem_deref(inv->info_ctype);
+		inv->info_body  = mem_deref(inv->info_body);
+		inv->info_len   = 0;
+		if (cmd->ctype)
+			(void)str_dup(&inv->info_ctype, cmd->ctype);
+		if (cmd->body_len) {
+			inv->info_body = mem_alloc(cmd->body_len, NULL);
+			if (inv->info_body) {
+				memcpy(inv->info_body, cmd->body,
+				       cmd->body_len);
+				inv->info_len = cmd->body_len;
+			}
+		}
 		err = send_in_dialog(inv, CT_INFO, "INFO", cmd->ctype,
 				     cmd->body, cmd->body_len, NULL);
 		if (err)
@@ -1179,6 +1388,13 @@ static void inv_destroy(struct dum_usage *u)
 	inv->to_tag_buf  = mem_deref(inv->to_tag_buf);
 	inv->offer       = mem_deref(inv->offer);
 	inv->offer_ctype = mem_deref(inv->offer_ctype);
+	inv->target      = mem_deref(inv->target);
+	inv->inv_hdrs    = mem_deref(inv->inv_hdrs);
+	inv->inv_body    = mem_deref(inv->inv_body);
+	inv->inv_auth    = mem_deref(inv->inv_auth);
+	inv->info_ctype  = mem_deref(inv->info_ctype);
+	inv->info_body   = mem_deref(inv->info_body);
+	dum_auth_reset(&inv->auth);
 	inv->st_inv = NULL;
 	inv->ct_inv = NULL;
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <re.h>
 #include "dum_int.h"
+#include "reg_int.h"
 
 enum { CT_REQ = 1 };
 enum { ST_REQ = 1 };
@@ -19,6 +20,15 @@ enum { ST_REQ = 1 };
 struct req {
 	struct dum_usage u;
 	struct dum_st *st;           /* server side                       */
+	/* client side: what a challenged request is re-sent with (a new
+	 * CSeq, the same Call-ID and tags: RFC 3261 22.2) */
+	char *method, *uri, *route;
+	char *dhdrs;                 /* To, From, Call-ID                 */
+	char *xhdrs;                 /* Content-Type and the app's lines  */
+	uint8_t *body;
+	size_t body_len;
+	uint32_t cseq;
+	struct dum_auth auth;
 };
 
 static const char *const state_names[REDUM_REQ_STATE_COUNT] = {
@@ -31,6 +41,7 @@ static void req_srv_event(struct dum_usage *u, struct dum_st *st,
 			  struct redum_stack_event *ev);
 static void req_command(struct dum_usage *u, struct dum_cmd *cmd);
 static void req_end(struct dum_usage *u);
+static void req_destroy(struct dum_usage *u);
 
 const struct dum_class dum_req_client_class = {
 	.type = REDUM_USAGE_REQUEST_CLIENT,
@@ -40,6 +51,7 @@ const struct dum_class dum_req_client_class = {
 	.srv_event = req_srv_event,
 	.command = req_command,
 	.end = req_end,
+	.destroy = req_destroy,
 };
 
 const struct dum_class dum_req_server_class = {
@@ -50,16 +62,54 @@ const struct dum_class dum_req_server_class = {
 	.srv_event = req_srv_event,
 	.command = req_command,
 	.end = req_end,
+	.destroy = req_destroy,
 };
 
 
 /* ---- client ----------------------------------------------------------------- */
 
+/* Sends (or re-sends, after a challenge) the request with the next CSeq
+ * and the Authorization of the last challenge, if any. */
+static int req_send(struct req *r)
+{
+	struct redum_dum *dum = r->u.dum;
+	char *auth = NULL, *hdrs = NULL;
+	struct dum_ct *ct;
+	int err;
+
+	err = dum_auth_hdr(dum, &r->auth, &auth, r->method, r->uri);
+	if (err)
+		return err;
+
+	++r->cseq;
+	err = re_sdprintf(&hdrs, "%sCSeq: %u %s\r\n%s%s", r->dhdrs, r->cseq,
+			  r->method, auth, r->xhdrs);
+	mem_deref(auth);
+	if (err)
+		return err;
+
+	ct = dum_ct_new(&r->u, CT_REQ);
+	if (!ct) {
+		mem_deref(hdrs);
+		return ENOMEM;
+	}
+
+	err = dum_ops->request(dum->tu, ct->token, 0, r->method, r->uri,
+			       r->route, hdrs, r->body, r->body_len);
+	mem_deref(hdrs);
+	if (err) {
+		dum_stack_err(dum, err);
+		dum_ct_free(ct);
+	}
+
+	return err;
+}
+
+
 void dum_ood_request(struct redum_dum *dum, struct dum_cmd *cmd)
 {
 	struct dum_usage *u;
-	struct dum_ct *ct;
-	char *hdrs = NULL;
+	struct req *r;
 	const char *ctype = cmd->ctype && *cmd->ctype ? cmd->ctype :
 		"text/plain";
 	int err;
@@ -71,41 +121,45 @@ void dum_ood_request(struct redum_dum *dum, struct dum_cmd *cmd)
 			       ENOMEM);
 		return;
 	}
-
-	ct = dum_ct_new(u, CT_REQ);
-	if (!ct) {
-		err = ENOMEM;
-		goto fail;
-	}
+	r = (struct req *)u;
 
 	/* out of dialog: we write the dialog-less headers ourselves */
-	err = re_sdprintf(&hdrs,
+	err = re_sdprintf(&r->dhdrs,
 			  "To: <%s>\r\n"
 			  "From: %s%s%s<%s>;tag=%016llx\r\n"
-			  "Call-ID: %016llx%016llx\r\n"
-			  "CSeq: 1 %s\r\n"
-			  "%s%s%s"
-			  "%s",
+			  "Call-ID: %016llx%016llx\r\n",
 			  cmd->to ? cmd->to : cmd->uri,
 			  cmd->from_name ? "\"" : "",
 			  cmd->from_name ? cmd->from_name : "",
 			  cmd->from_name ? "\" " : "",
-			  cmd->from, rand_u64(), rand_u64(), rand_u64(),
-			  cmd->method,
-			  cmd->body_len ? "Content-Type: " : "",
-			  cmd->body_len ? ctype : "",
-			  cmd->body_len ? "\r\n" : "",
-			  cmd->hdrs ? cmd->hdrs : "");
-	if (err)
-		goto fail;
-
-	err = dum_ops->request(dum->tu, ct->token, 0, cmd->method, cmd->uri,
-				  cmd->route, hdrs, cmd->body, cmd->body_len);
-	mem_deref(hdrs);
+			  cmd->from, rand_u64(), rand_u64(), rand_u64());
+	err |= re_sdprintf(&r->xhdrs, "%s%s%s%s",
+			   cmd->body_len ? "Content-Type: " : "",
+			   cmd->body_len ? ctype : "",
+			   cmd->body_len ? "\r\n" : "",
+			   cmd->hdrs ? cmd->hdrs : "");
+	err |= str_dup(&r->method, cmd->method);
+	err |= str_dup(&r->uri, cmd->uri);
+	if (cmd->route)
+		err |= str_dup(&r->route, cmd->route);
+	if (cmd->body_len) {
+		r->body = mem_alloc(cmd->body_len, NULL);
+		if (r->body) {
+			memcpy(r->body, cmd->body, cmd->body_len);
+			r->body_len = cmd->body_len;
+		}
+		else {
+			err = ENOMEM;
+		}
+	}
 	if (err) {
-		dum_stack_err(dum, err);
+		err = ENOMEM;
 		goto fail;
 	}
+
+	err = req_send(r);
+	if (err)
+		goto fail;
 
 	return;
 
@@ -119,21 +173,49 @@ static void req_response(struct dum_usage *u, struct dum_ct *ct,
 			 struct redum_stack_event *ev)
 {
 	struct redum_dum *dum = u->dum;
+	struct req *r = (struct req *)u;
 	struct redum_dum_event *rev;
-	(void)ct;
+	int err = 0;
 
 	if (ev->type == REDUM_STACK_EV_RESPONSE && ev->msg->scode < 200) {
 		dum_ops->event_release(dum->tu, ev);
 		return;
 	}
 
+	/* a challenge to our request: re-send it once per new nonce */
+	if (ev->type == REDUM_STACK_EV_RESPONSE && r->method &&
+	    (ev->msg->scode == 401 || ev->msg->scode == 407) &&
+	    dum_auth_retry(dum, &r->auth, ev->msg) == 0) {
+		dum_ct_free(ct);
+		err = req_send(r);
+		if (!err) {
+			dum_ops->event_release(dum->tu, ev);
+			return;
+		}
+	}
+
 	rev = dum_ev_new(u, REDUM_DUM_EV_RESPONSE,
-			 ev->type == REDUM_STACK_EV_RESPONSE ? ev->msg : NULL);
-	if (rev && ev->type != REDUM_STACK_EV_RESPONSE)
-		rev->err = ev->err ? ev->err : EPROTO;
+			 ev->type == REDUM_STACK_EV_RESPONSE && !err ?
+			 ev->msg : NULL);
+	if (rev && (ev->type != REDUM_STACK_EV_RESPONSE || err))
+		rev->err = err ? err : ev->err ? ev->err : EPROTO;
 	dum_ops->event_release(dum->tu, ev);
 	dum_ev_post(dum, rev);
 	dum_usage_free(u);
+}
+
+
+static void req_destroy(struct dum_usage *u)
+{
+	struct req *r = (struct req *)u;
+
+	r->method = mem_deref(r->method);
+	r->uri    = mem_deref(r->uri);
+	r->route  = mem_deref(r->route);
+	r->dhdrs  = mem_deref(r->dhdrs);
+	r->xhdrs  = mem_deref(r->xhdrs);
+	r->body   = mem_deref(r->body);
+	dum_auth_reset(&r->auth);
 }
 
 

@@ -26,6 +26,7 @@
 #include <strings.h>
 #include <re.h>
 #include "sub_int.h"
+#include "reg_int.h"
 
 enum {
 	CT_PUB = 1,
@@ -51,6 +52,9 @@ struct cpub {
 	struct dum_ct *ct;
 	bool modify_pend, remove_pend, removing, sent_body, tried_412;
 	bool tried_423;
+	bool sent_match;             /* the last PUBLISH had SIP-If-Match  */
+	bool auth_now;               /* send_publish(): answer the challenge */
+	struct dum_auth auth;        /* digest (docs/DUM.md)               */
 };
 
 static const char *const pub_states[REDUM_PUB_STATE_COUNT] = {
@@ -110,10 +114,17 @@ static int send_publish(struct cpub *p, uint32_t expires, bool with_body,
 {
 	struct redum_dum *dum = p->u.dum;
 	struct dum_ct *ct;
-	char *hdrs = NULL;
+	char *hdrs = NULL, *ah = NULL;
 	int err;
 
+	if (p->auth_now) {
+		err = dum_auth_hdr(dum, &p->auth, &ah, "PUBLISH", p->uri);
+		if (err)
+			return err;
+	}
+
 	err = re_sdprintf(&hdrs,
+			  "%s"
 			  "To: <%s>\r\n"
 			  "From: <%s>;tag=%s\r\n"
 			  "Call-ID: %s\r\n"
@@ -123,6 +134,7 @@ static int send_publish(struct cpub *p, uint32_t expires, bool with_body,
 			  "%s%s%s"
 			  "%s%s%s"
 			  "%s",
+			  ah ? ah : "",
 			  p->to ? p->to : p->uri, p->from, p->ftag, p->callid,
 			  ++p->cseq, p->event, expires,
 			  match ? "SIP-If-Match: " : "",
@@ -131,6 +143,7 @@ static int send_publish(struct cpub *p, uint32_t expires, bool with_body,
 			  with_body ? (p->ctype ? p->ctype : "text/plain") :
 			  "", with_body ? "\r\n" : "",
 			  p->hdrs ? p->hdrs : "");
+	mem_deref(ah);
 	if (err)
 		return err;
 
@@ -152,6 +165,7 @@ static int send_publish(struct cpub *p, uint32_t expires, bool with_body,
 
 	p->ct = ct;
 	p->sent_body = with_body;
+	p->sent_match = match;
 	return 0;
 }
 
@@ -236,7 +250,23 @@ static void pubc_response(struct dum_usage *u, struct dum_ct *ct,
 
 	scode = msg->scode;
 
+	/* challenged: the same PUBLISH again (new CSeq) with credentials,
+	 * once per new nonce */
+	if ((scode == 401 || scode == 407) &&
+	    dum_auth_retry(dum, &p->auth, msg) == 0) {
+		dum_ops->event_release(dum->tu, ev);
+		p->auth_now = true;
+		err = send_publish(p, p->removing ? 0 : p->expires,
+				   p->sent_body, p->sent_match);
+		p->auth_now = false;
+		if (err)
+			pub_end(p, p->removing ? REDUM_DUM_EV_PUB_REMOVED :
+				REDUM_DUM_EV_PUB_FAILURE, scode, err);
+		return;
+	}
+
 	if (scode < 300) {
+		dum_auth_ok(&p->auth);
 		if (p->removing) {
 			dum_ops->event_release(dum->tu, ev);
 			pub_end(p, REDUM_DUM_EV_PUB_REMOVED, scode, 0);
@@ -368,6 +398,7 @@ static void pubc_destroy(struct dum_usage *u)
 	struct cpub *p = (struct cpub *)u;
 
 	tmr_cancel(&p->tmr);
+	dum_auth_reset(&p->auth);
 	mem_deref(p->uri);
 	mem_deref(p->to);
 	mem_deref(p->from);

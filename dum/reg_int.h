@@ -49,6 +49,22 @@ int dum_auth_header(struct dum_auth *a, char **hdrp, const char *method,
 /** Frees the strings (the struct itself is the caller's). */
 void dum_auth_reset(struct dum_auth *a);
 
+/* ---- the DUM-wide credential store (redum_dum_conf.creds) ------------- */
+
+/**
+ * Takes a 401/407 to a request of a usage that answers challenges from the
+ * store. @return 0: retry with dum_auth_hdr(); EACCES: no credential for
+ * the realm, the same nonce refused again (stale=false) or too many
+ * challenges in a row; EPROTO: no usable challenge.
+ */
+int dum_auth_retry(struct redum_dum *dum, struct dum_auth *a,
+		   const struct sip_msg *msg);
+
+/** dum_auth_header() with the store's credential for a->realm ("" when no
+ *  challenge is known). */
+int dum_auth_hdr(struct redum_dum *dum, struct dum_auth *a, char **hdrp,
+		 const char *method, const char *uri);
+
 /* ---- digest server side (auth.c) --------------------------------------- */
 
 /** A nonce: hex of the issue time (ms since the epoch of @p now) and a MAC

@@ -45,6 +45,9 @@ struct dum_shut {
 	struct tmr tmr_step;
 	uint64_t ev0;
 	uint32_t nforced_cap;
+	uint64_t created_seen;           /* usages created at the last scan */
+	bool scan;                       /* a stage began: scan the usages  */
+	uint64_t t_refresh;              /* last snapshot (rate bound)      */
 	/* [dum] until the app FIFO closes, then [app] */
 	struct redum_shutdown_report rep;
 	_Atomic uint64_t refused;        /* [dum] writer, read by snapshot */
@@ -309,7 +312,7 @@ static void set_phase(struct dum_shut *sh, enum redum_shutdown_phase ph)
 }
 
 
-static void logf_(struct redum_dum *dum, const char *what)
+static void log_stage(struct redum_dum *dum, const char *what)
 {
 	struct dum_shut *sh = dum->shut;
 	char types[160] = "";
@@ -352,7 +355,7 @@ static void record_forced(struct redum_dum *dum, struct dum_usage *u,
 		void *p = realloc(r->forced, cap * sizeof(*r->forced));
 
 		if (!p)
-			return;    /* the count below stays exact */
+			return;    /* out of memory: the report misses it */
 		r->forced = p;
 		sh->nforced_cap = cap;
 	}
@@ -426,8 +429,10 @@ static void ask_end(struct redum_dum *dum, uint32_t mask)
 		return;
 
 	hv = malloc(cap * sizeof(*hv));
-	if (!hv)
-		return;     /* the next step retries */
+	if (!hv) {
+		sh->scan = true;    /* the next step retries */
+		return;
+	}
 
 	for (le = dum->usagel.head; le && n < cap; le = le->next) {
 		struct dum_usage *u = le->data;
@@ -452,21 +457,42 @@ static void ask_end(struct redum_dum *dum, uint32_t mask)
 }
 
 
+static uint64_t created(struct redum_dum *dum)
+{
+	uint64_t n = 0;
+	uint32_t t;
+
+	for (t = 1; t < REDUM_USAGE_COUNT; t++)
+		n += atomic_load_explicit(&dum->c.usages_created[t],
+					  memory_order_relaxed);
+	return n;
+}
+
+
 /* One step: end what the current stage (and those before) holds, and go
- * on to the next stage while nothing of them is left. */
-static void step(struct redum_dum *dum)
+ * on to the next stage while nothing of them is left. The usage list is
+ * only scanned when a stage begins or a usage was created since the last
+ * scan, so the step after each usage freed costs O(types x states), and
+ * ending n usages O(n) (the snapshot is refreshed by the tick). */
+static void step(struct redum_dum *dum, bool snapshot)
 {
 	struct dum_shut *sh = dum->shut;
+	bool staged = false;
 
 	if (dum->phase != PH_ENDING)
 		return;
 
 	for (;;) {
 		uint32_t m = cum_mask(sh);
+		uint64_t c = created(dum);
 
-		ask_end(dum, m);
-		if (dum->phase != PH_ENDING)
-			return;      /* the last usage went: removal asked */
+		if (sh->scan || c != sh->created_seen) {
+			sh->scan = false;
+			sh->created_seen = c;
+			ask_end(dum, m);
+			if (dum->phase != PH_ENDING)
+				return;  /* the last usage went: removal */
+		}
 
 		if (alive(dum, m) || sh->cur + 1 >= sh->nst)
 			break;
@@ -474,19 +500,30 @@ static void step(struct redum_dum *dum)
 		stage_close(sh, dum_shut_now());
 		++sh->cur;
 		stage_open(sh, dum_shut_now());
-		logf_(dum, "next stage");
+		sh->scan = true;
+		staged = true;
+		log_stage(dum, "next stage");
 	}
 
-	if (!dum->usagel.head)
+	if (!dum->usagel.head) {
 		dum_remove(dum, true);
-	else
-		refresh(dum);
+	}
+	else if (snapshot || staged) {
+		/* at most every 20 ms (commands and ticks both step) unless
+		 * a stage changed: the snapshot walks every usage */
+		uint64_t now = dum_shut_now();
+
+		if (staged || now - sh->t_refresh >= 20) {
+			sh->t_refresh = now;
+			refresh(dum);
+		}
+	}
 }
 
 
 static void step_tmr(void *arg)
 {
-	step(arg);
+	step(arg, false);
 }
 
 
@@ -499,7 +536,7 @@ static void deadline(void *arg)
 		return;
 
 	sh->rep.deadline_hit = true;
-	logf_(dum, "give-up deadline: force-ending the rest");
+	log_stage(dum, "give-up deadline: force-ending the rest");
 	record_all_forced(dum);
 	dum_remove(dum, false);
 }
@@ -543,8 +580,9 @@ static void begin(struct redum_dum *dum)
 		tmr_start(&dum->tmr_stop, r->give_up_ms, deadline, dum);
 
 	stage_open(sh, sh->t0);
-	logf_(dum, "begin");
-	step(dum);
+	sh->scan = true;
+	log_stage(dum, "begin");
+	step(dum, true);
 }
 
 
@@ -577,7 +615,7 @@ static void do_force(struct redum_dum *dum)
 	if (dum->phase >= PH_FINISHING)
 		return;
 
-	logf_(dum, "forced");
+	log_stage(dum, "forced");
 	record_all_forced(dum);
 
 	if (dum->phase == PH_REMOVING) {
@@ -614,7 +652,7 @@ void dum_shut_check(struct redum_dum *dum)
 	}
 
 	if (dum->phase == PH_ENDING)
-		step(dum);
+		step(dum, true);
 }
 
 
@@ -660,7 +698,7 @@ void dum_shut_removed(struct redum_dum *dum)
 	sh->rep.removal_ms = sh->t_remove ? now - sh->t_remove : 0;
 	set_phase(sh, REDUM_SHUTDOWN_FINISHING);
 	if (sh->conf.log && sh->rep.nforced)
-		logf_(dum, "removed; usages force-ended");
+		log_stage(dum, "removed; usages force-ended");
 }
 
 

@@ -30,6 +30,7 @@
 #include <strings.h>
 #include <re.h>
 #include "sub_int.h"
+#include "reg_int.h"
 
 enum {
 	CT_SUB = 1,      /* initial or refresh SUBSCRIBE */
@@ -48,6 +49,10 @@ struct csub {
 	bool established;        /* the 2xx to the SUBSCRIBE came        */
 	bool dlg_up;             /* the stack's dialog is established    */
 	bool got_notify, unsub_asked, unsub_sent, posted;
+	bool auth_now;           /* send_subscribe(): answer the challenge */
+	char *target;            /* request URI (digest-uri): the command's,
+				    then the notifier's Contact           */
+	struct dum_auth auth;    /* digest (docs/DUM.md)                 */
 };
 
 static const char *const subc_states[REDUM_SUBC_STATE_COUNT] = {
@@ -585,11 +590,20 @@ static int send_subscribe(struct csub *c, uint32_t expires, int kind)
 {
 	struct redum_dum *dum = c->u.dum;
 	struct dum_ct *ct;
-	char *hdrs = NULL;
+	char *hdrs = NULL, *ah = NULL;
 	int err;
 
-	err = re_sdprintf(&hdrs, "Event: %s\r\nExpires: %u\r\n%s", c->event,
-			  expires, c->hdrs ? c->hdrs : "");
+	if (c->auth_now) {
+		err = dum_auth_hdr(dum, &c->auth, &ah, "SUBSCRIBE",
+				   c->target ? c->target : "");
+		if (err)
+			return err;
+	}
+
+	err = re_sdprintf(&hdrs, "Event: %s\r\nExpires: %u\r\n%s%s",
+			  c->event, expires, ah ? ah : "",
+			  c->hdrs ? c->hdrs : "");
+	mem_deref(ah);
 	if (err)
 		return err;
 
@@ -677,6 +691,22 @@ static uint32_t expires_of(const struct sip_msg *msg, uint32_t dflt)
 }
 
 
+/* The notifier's Contact, the target of our next requests. */
+static void set_target(struct csub *c, const struct sip_msg *msg)
+{
+	const struct sip_hdr *h = sip_msg_hdr(msg, SIP_HDR_CONTACT);
+	struct sip_addr addr;
+	char *t = NULL;
+
+	if (!h || sip_addr_decode(&addr, &h->val) ||
+	    pl_strdup(&t, &addr.auri))
+		return;
+
+	mem_deref(c->target);
+	c->target = t;
+}
+
+
 static void subc_response(struct dum_usage *u, struct dum_ct *ct,
 			  struct redum_stack_event *ev)
 {
@@ -701,6 +731,25 @@ static void subc_response(struct dum_usage *u, struct dum_ct *ct,
 		scode = msg->scode;
 	else
 		err = ev->err ? ev->err : EPROTO;
+
+	/* challenged (initial, refresh or un-SUBSCRIBE): the same request
+	 * again, a new CSeq in the same stack dialog, once per new nonce */
+	if ((scode == 401 || scode == 407) && latest &&
+	    dum_auth_retry(dum, &c->auth, msg) == 0) {
+		c->auth_now = true;
+		err = send_subscribe(c, kind == CT_UNSUB ? 0 : c->expires,
+				     kind);
+		c->auth_now = false;
+		if (!err) {
+			dum_ops->event_release(dum->tu, ev);
+			return;
+		}
+		scode = 0;   /* reported below as the send error */
+	}
+	else if (scode >= 200 && scode < 300) {
+		dum_auth_ok(&c->auth);
+		set_target(c, msg);
+	}
 
 	/* ---- the initial SUBSCRIBE ---- */
 	if (!c->established) {
@@ -906,6 +955,8 @@ static void subc_destroy(struct dum_usage *u)
 	}
 	mem_deref(c->event);
 	mem_deref(c->hdrs);
+	mem_deref(c->target);
+	dum_auth_reset(&c->auth);
 }
 
 
@@ -930,6 +981,7 @@ void dum_subc_new(struct redum_dum *dum, struct dum_cmd *cmd)
 
 	err  = dum_sub_sdup(&c->event, cmd->method);
 	err |= dum_sub_sdup(&c->hdrs, cmd->hdrs);
+	err |= dum_sub_sdup(&c->target, cmd->uri);
 	if (err) {
 		err = ENOMEM;
 		goto fail;

@@ -53,14 +53,21 @@ static void atfork_init(void)
 }
 
 
+static rand_bytes_f *next_bytes;   /* libre's, for fallback()        */
+static pthread_once_t next_once = PTHREAD_ONCE_INIT;
+
+
+static void next_init(void)
+{
+	next_bytes = (rand_bytes_f *)dlsym(RTLD_NEXT, "rand_bytes");
+}
+
+
 static void fallback(uint8_t *p, size_t n)
 {
-	static rand_bytes_f *next;
-
-	if (!next)
-		next = (rand_bytes_f *)dlsym(RTLD_NEXT, "rand_bytes");
-	if (next)
-		next(p, n);
+	(void)pthread_once(&next_once, next_init);
+	if (next_bytes)
+		next_bytes(p, n);
 }
 
 

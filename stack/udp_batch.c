@@ -35,6 +35,7 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <re.h>
@@ -85,9 +86,38 @@ static __thread struct udp_batch *tls_ub
 	__attribute__((tls_model("initial-exec")));
 
 
-static void *real(const char *name)
+/* libre's own definitions, resolved once (any thread may be first). */
+static struct {
+	udp_listen_f *listen;
+	udp_handler_set_f *handler_set;
+	udp_error_handler_set_f *error_handler_set;
+	udp_size_set_f *rxsz_set, *presz_set;
+	udp_register_helper_f *register_helper;
+	udp_thread_attach_f *thread_attach;
+} next;
+static pthread_once_t next_once = PTHREAD_ONCE_INIT;
+
+
+static void next_init(void)
 {
-	return dlsym(RTLD_NEXT, name);
+	next.listen = (udp_listen_f *)dlsym(RTLD_NEXT, "udp_listen");
+	next.handler_set =
+		(udp_handler_set_f *)dlsym(RTLD_NEXT, "udp_handler_set");
+	next.error_handler_set = (udp_error_handler_set_f *)
+		dlsym(RTLD_NEXT, "udp_error_handler_set");
+	next.rxsz_set = (udp_size_set_f *)dlsym(RTLD_NEXT, "udp_rxsz_set");
+	next.presz_set =
+		(udp_size_set_f *)dlsym(RTLD_NEXT, "udp_rxbuf_presz_set");
+	next.register_helper = (udp_register_helper_f *)
+		dlsym(RTLD_NEXT, "udp_register_helper");
+	next.thread_attach =
+		(udp_thread_attach_f *)dlsym(RTLD_NEXT, "udp_thread_attach");
+}
+
+
+static void real_init(void)
+{
+	(void)pthread_once(&next_once, next_init);
 }
 
 
@@ -308,16 +338,14 @@ static int take_over(struct udp_batch *ub, struct udp_sock *us,
 int udp_listen(struct udp_sock **usp, const struct sa *local,
 	       udp_recv_h *rh, void *arg)
 {
-	static udp_listen_f *next;
 	struct udp_batch *ub = tls_ub;
 	int err;
 
-	if (!next)
-		next = (udp_listen_f *)real("udp_listen");
-	if (!next)
+	real_init();
+	if (!next.listen)
 		return ENOSYS;
 
-	err = next(usp, local, rh, arg);
+	err = next.listen(usp, local, rh, arg);
 	if (err || !ub || !ub->capture || !usp || !*usp)
 		return err;
 
@@ -332,13 +360,11 @@ int udp_listen(struct udp_sock **usp, const struct sa *local,
 
 void udp_handler_set(struct udp_sock *us, udp_recv_h *rh, void *arg)
 {
-	static udp_handler_set_f *next;
 	struct ubsock *s = lookup(us);
 
-	if (!next)
-		next = (udp_handler_set_f *)real("udp_handler_set");
-	if (next)
-		next(us, rh, arg);
+	real_init();
+	if (next.handler_set)
+		next.handler_set(us, rh, arg);
 
 	if (s && rh) {
 		s->rh  = rh;
@@ -353,13 +379,11 @@ void udp_handler_set(struct udp_sock *us, udp_recv_h *rh, void *arg)
 
 void udp_error_handler_set(struct udp_sock *us, udp_error_h *eh)
 {
-	static udp_error_handler_set_f *next;
 	struct ubsock *s = lookup(us);
 
-	if (!next)
-		next = (udp_error_handler_set_f *)real("udp_error_handler_set");
-	if (next)
-		next(us, eh);
+	real_init();
+	if (next.error_handler_set)
+		next.error_handler_set(us, eh);
 
 	if (s)
 		s->eh = eh;
@@ -368,13 +392,11 @@ void udp_error_handler_set(struct udp_sock *us, udp_error_h *eh)
 
 void udp_rxsz_set(struct udp_sock *us, size_t rxsz)
 {
-	static udp_size_set_f *next;
 	struct ubsock *s = lookup(us);
 
-	if (!next)
-		next = (udp_size_set_f *)real("udp_rxsz_set");
-	if (next)
-		next(us, rxsz);
+	real_init();
+	if (next.rxsz_set)
+		next.rxsz_set(us, rxsz);
 
 	if (s && rxsz && rxsz != s->rxsz) {
 		uint8_t *buf = mem_alloc(BATCH * rxsz, NULL);
@@ -393,13 +415,11 @@ void udp_rxsz_set(struct udp_sock *us, size_t rxsz)
 
 void udp_rxbuf_presz_set(struct udp_sock *us, size_t rx_presz)
 {
-	static udp_size_set_f *next;
 	struct ubsock *s = lookup(us);
 
-	if (!next)
-		next = (udp_size_set_f *)real("udp_rxbuf_presz_set");
-	if (next)
-		next(us, rx_presz);
+	real_init();
+	if (next.presz_set)
+		next.presz_set(us, rx_presz);
 
 	if (s)
 		s->presz = rx_presz;
@@ -410,33 +430,28 @@ int udp_register_helper(struct udp_helper **uhp, struct udp_sock *us,
 			int layer, udp_helper_send_h *sh,
 			udp_helper_recv_h *rh, void *arg)
 {
-	static udp_register_helper_f *next;
-
-	if (!next)
-		next = (udp_register_helper_f *)real("udp_register_helper");
-	if (!next)
+	real_init();
+	if (!next.register_helper)
 		return ENOSYS;
 
 	/* helpers must see every datagram: libre reads this one again */
 	if (lookup(us))
 		(void)udp_thread_attach(us);
 
-	return next(uhp, us, layer, sh, rh, arg);
+	return next.register_helper(uhp, us, layer, sh, rh, arg);
 }
 
 
 int udp_thread_attach(struct udp_sock *us)
 {
-	static udp_thread_attach_f *next;
 	struct ubsock *s = lookup(us);
 	int err;
 
-	if (!next)
-		next = (udp_thread_attach_f *)real("udp_thread_attach");
-	if (!next)
+	real_init();
+	if (!next.thread_attach)
 		return ENOSYS;
 
-	err = next(us);
+	err = next.thread_attach(us);
 
 	/* libre's read handler replaced ours: the socket is libre's again
 	 * (the caller holds a reference, so ours is not the last) */

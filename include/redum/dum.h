@@ -262,6 +262,14 @@ struct redum_dum_handlers {
 	void *arg;
 };
 
+/** A digest credential for DUM's client requests (docs/DUM.md, "Digest
+ *  authentication"). */
+struct redum_dum_cred {
+	const char *realm;          /**< realm it answers; NULL or "": any   */
+	const char *user;
+	const char *password;
+};
+
 /** DUM configuration; fill with redum_dum_conf_init() first. */
 struct redum_dum_conf {
 	const char *name;           /**< TU name for logs                     */
@@ -287,6 +295,13 @@ struct redum_dum_conf {
 	const struct redum_sub_conf *sub; /**< subscriptions, publication
 				         store, pager (copied; NULL: client
 				         side only; include/redum/sub.h)    */
+	const struct redum_dum_cred *creds; /**< credentials answering 401/407
+				         to every client request DUM sends
+				         (INVITE, BYE, INFO, OPTIONS, MESSAGE,
+				         SUBSCRIBE, PUBLISH...); an exact realm
+				         wins over an "any realm" entry
+				         (copied; NULL: challenges fail)    */
+	uint32_t ncreds;            /**< entries in creds                     */
 };
 
 /** Defaults as documented above. Thread: any. */

@@ -65,8 +65,10 @@ typedef void (redum_shutdown_report_h)(struct redum_dum *dum,
 
 /** Graceful shutdown configuration; redum_shutdown_conf_init() first. */
 struct redum_shutdown_conf {
-	/** Give-up deadline from the call: what remains then is force-ended
-	 *  and named in the report. 0 = wait forever. Default 4000. */
+	/** Give-up deadline, counted from the DUM thread taking the request
+	 *  up (at once; at worst at its next 50 ms tick): what remains then
+	 *  is force-ended and named in the report. 0 = wait forever.
+	 *  Default 4000. */
 	uint32_t give_up_ms;
 	/** Stages: each a set of REDUM_USAGE_BIT()s, ended in turn, each
 	 *  stage waiting until every usage of it and of the stages before it
@@ -152,7 +154,8 @@ struct redum_shutdown_progress {
 	uint64_t usages[REDUM_USAGE_COUNT][REDUM_DUM_MAX_STATES];
 	uint64_t usages_alive;
 	/** the oldest usage still alive when the DUM thread last looked
-	 *  (h 0: none), refreshed at every step and tick (50 ms) */
+	 *  (h 0: none), refreshed at each stage change and at most every
+	 *  20 ms (by the 50 ms tick at least) */
 	struct redum_shutdown_usage oldest;
 	/** up to 8 usages of the current stage and what each waits for */
 	struct redum_shutdown_usage waiting[8];

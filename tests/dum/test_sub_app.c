@@ -12,6 +12,8 @@
 #include "test_sub_app.h"
 
 bool sapp_no_on_message;
+const struct redum_dum_cred *sapp_creds;
+uint32_t sapp_ncreds;
 
 static struct sapp *sapps[8];
 static unsigned nsapps;
@@ -126,6 +128,8 @@ int sapp_start(struct sapp *a, uint32_t t1_ms,
 	dc.name = "sub-test";
 	dc.cmd_capacity = dc.app_capacity = dc.tu_capacity = 1024;
 	dc.sub = sc;
+	dc.creds = sapp_creds;
+	dc.ncreds = sapp_ncreds;
 
 	err = redum_dum_alloc(&a->dum, a->stack, &dc, &hd);
 	if (err)

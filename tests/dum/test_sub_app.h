@@ -46,6 +46,9 @@ struct sapp {
 
 /** Set before sapp_start(): no on_message handler (DUM's auto 200). */
 extern bool sapp_no_on_message;
+/** Set before sapp_start(): DUM's digest credentials (conf.creds). */
+extern const struct redum_dum_cred *sapp_creds;
+extern uint32_t sapp_ncreds;
 
 /** Starts a stack (T1 @p t1_ms) and a DUM thread with @p sc (may be NULL:
  *  client side only). @p on_new: take SUBSCRIBE with an on_sub_new

@@ -9,8 +9,9 @@
  *                              grow
  *   check_shutdown stress N [seed]
  *                              N iterations: two instances, a random mix
- *                              of calls (answered, ringing, both ways) and
- *                              a registration, shutdown at a random moment
+ *                              of calls (answered, ringing, both ways), a
+ *                              registration, subscriptions, publications,
+ *                              MESSAGEs, OPTIONS; shutdown at a random moment
  *                              in a random mode from a random thread
  *   check_shutdown calls N     N calls established between two instances,
  *                              then a graceful shutdown of the caller:
@@ -93,6 +94,7 @@ static bool start_pair(bool a_answers, bool b_answers)
 	A.auto_answer = a_answers;
 	B.auto_answer = b_answers;
 	B.registrar = true;
+	B.notifier = true;
 
 	err = sapp_start(&A);
 	CHECK(!err, "start A: %d", err);
@@ -195,6 +197,41 @@ static void call_some(unsigned n)
 }
 
 
+/* Subscriptions, publications, MESSAGEs and OPTIONS from A to B. */
+static void other_usages(void)
+{
+	unsigned i, n = (unsigned)(rand() % 6);
+
+	for (i = 0; i < n; i++) {
+		struct redum_dum_req req;
+		redum_dum_handle h;
+		char from[80];
+		int err;
+
+		switch (rand() % 4) {
+		case 0:
+			err = sapp_subscribe(&A, B.uri, &h);
+			break;
+		case 1:
+			err = sapp_publish(&A, B.uri, &h);
+			break;
+		case 2:
+			err = sapp_message(&A, B.uri, &h);
+			break;
+		default:
+			snprintf(from, sizeof(from), "sip:a@127.0.0.1:%u",
+				 A.port);
+			memset(&req, 0, sizeof(req));
+			req.uri = B.uri;
+			req.from = from;
+			err = redum_dum_options(A.dum, &h, &req);
+			break;
+		}
+		CHECK(!err, "usage %u: %d", i, err);
+	}
+}
+
+
 static void cycles(unsigned n)
 {
 	unsigned fd0 = 0, th0 = 0, i;
@@ -270,6 +307,7 @@ static void stress(unsigned n)
 		}
 
 		call_some((unsigned)(rand() % 20));
+		other_usages();
 		sapp_pump(rand() % 200);
 
 		(void)shut(rand() % 2 ? &A : &B, mode, give_up, rand() % 2);

@@ -103,6 +103,7 @@ int sapp_start(struct sapp *a)
 	struct redum_stack_conf sc;
 	struct redum_dum_conf dc;
 	struct redum_registrar_conf rc;
+	struct redum_sub_conf subc;
 	struct redum_dum_handlers hd;
 	struct sa la;
 	int err;
@@ -135,6 +136,14 @@ int sapp_start(struct sapp *a)
 	if (a->registrar) {
 		redum_registrar_conf_init(&rc);
 		dc.registrar = &rc;
+	}
+	if (a->notifier) {
+		redum_sub_conf_init(&subc);
+		subc.events = "presence";
+		subc.presence_agent = true;
+		subc.pub_store = true;
+		subc.pager = true;
+		dc.sub = &subc;
 	}
 
 	memset(&hd, 0, sizeof(hd));
@@ -323,4 +332,53 @@ int sapp_sipp_wait(pid_t pid, int timeout_ms)
 	}
 
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+
+static void sub_req(struct sapp *a, const char *uri, struct redum_sub_req *req,
+		    char *from, size_t fsz)
+{
+	snprintf(from, fsz, "sip:watcher@127.0.0.1:%u", a->port);
+	memset(req, 0, sizeof(*req));
+	req->uri = uri;
+	req->from = from;
+	req->event = "presence";
+	req->expires = 600;
+}
+
+
+int sapp_subscribe(struct sapp *a, const char *uri, redum_dum_handle *hp)
+{
+	struct redum_sub_req req;
+	char from[80];
+
+	sub_req(a, uri, &req, from, sizeof(from));
+	return redum_sub_subscribe(a->dum, hp, &req);
+}
+
+
+int sapp_publish(struct sapp *a, const char *uri, redum_dum_handle *hp)
+{
+	static const char pidf[] = "<presence/>";
+	struct redum_sub_req req;
+	char from[80];
+
+	sub_req(a, uri, &req, from, sizeof(from));
+	req.ctype = "application/pidf+xml";
+	req.body = pidf;
+	req.body_len = strlen(pidf);
+	return redum_pub_publish(a->dum, hp, &req);
+}
+
+
+int sapp_message(struct sapp *a, const char *uri, redum_dum_handle *hp)
+{
+	struct redum_sub_req req;
+	char from[80];
+
+	sub_req(a, uri, &req, from, sizeof(from));
+	req.ctype = "text/plain";
+	req.body = "hi";
+	req.body_len = 2;
+	return redum_pager_send(a->dum, hp, &req);
 }

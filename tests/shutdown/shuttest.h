@@ -39,6 +39,8 @@ struct sapp {
 	/* options (set before sapp_start) */
 	bool auto_answer;          /* NEW -> 200 with SDP               */
 	bool registrar;            /* DUM is a registrar                */
+	bool notifier;             /* DUM takes SUBSCRIBE (presence
+				      agent), PUBLISH and MESSAGE       */
 	bool free_in_final;        /* redum_dum_free() inside the final
 				      callback                          */
 	uint32_t t1_ms;
@@ -76,6 +78,10 @@ bool sapp_wait(bool (*cond)(struct sapp *a, void *arg), struct sapp *a,
 bool sapp_finish(struct sapp *a, int timeout_ms);
 /** Makes a call from @p a to @p uri. @return 0 or an errno */
 int sapp_call(struct sapp *a, const char *uri, redum_dum_handle *hp);
+/** A subscription / publication / MESSAGE from @p a to @p uri. */
+int sapp_subscribe(struct sapp *a, const char *uri, redum_dum_handle *hp);
+int sapp_publish(struct sapp *a, const char *uri, redum_dum_handle *hp);
+int sapp_message(struct sapp *a, const char *uri, redum_dum_handle *hp);
 /** Counter of an event type. */
 unsigned sapp_n(const struct sapp *a, enum redum_dum_ev_type t);
 

@@ -126,6 +126,22 @@ static pid_t connected_call(const char *name, redum_dum_handle *hp)
 }
 
 
+static int reporth_calls;
+static bool reporth_before_final;
+static uint32_t reporth_nforced;
+
+static void reporth(struct redum_dum *dum,
+		    const struct redum_shutdown_report *r, void *arg)
+{
+	struct sapp *a = arg;
+	(void)dum;
+
+	++reporth_calls;
+	reporth_before_final = !atomic_load(&a->deleted);
+	reporth_nforced = r->nforced;
+}
+
+
 Test(shutdown, silent_bye_peer_force_ended_at_deadline)
 {
 	struct redum_shutdown_conf c = conf_ms(1000);
@@ -138,6 +154,8 @@ Test(shutdown, silent_bye_peer_force_ended_at_deadline)
 	cr_assert_eq(sapp_start(&A), 0);
 	pid = connected_call("uas_silent_bye.xml", &h);
 
+	c.reporth = reporth;
+	c.arg = &A;
 	t0 = tt_now();
 	cr_assert_eq(redum_dum_shutdown(A.dum, &c), 0);
 
@@ -166,6 +184,10 @@ Test(shutdown, silent_bye_peer_force_ended_at_deadline)
 	cr_assert_eq(A.forced[0].type, REDUM_USAGE_INVITE_CLIENT);
 	cr_assert_str_eq(A.forced[0].state_name, "terminating");
 	cr_assert(strstr(A.forced[0].waiting_for, "BYE"));
+	/* the report handler ran once, before on_dum_can_be_deleted */
+	cr_assert_eq(reporth_calls, 1);
+	cr_assert(reporth_before_final);
+	cr_assert_eq(reporth_nforced, 1);
 	/* the application was told: TERMINATED, reason shutdown */
 	cr_assert_eq(sapp_n(&A, REDUM_DUM_EV_TERMINATED), 1);
 	(void)sapp_sipp_wait(pid, 10000);
@@ -575,4 +597,78 @@ Test(shutdown, silent_notifier_force_ended_at_deadline)
 	cr_assert(A.rep.stages[3].reached && A.rep.stages[3].ended == 1);
 	cr_assert(!A.rep.stages[4].reached, "stage 5 reached");
 	(void)sapp_sipp_wait(pid, 10000);
+}
+
+
+static unsigned first_of(const struct sapp *a, enum redum_dum_ev_type t)
+{
+	unsigned i;
+
+	for (i = 0; i < a->nseq; i++)
+		if (a->seq[i].type == t)
+			return i + 1;
+	return 0;
+}
+
+
+static unsigned last_of(const struct sapp *a, enum redum_dum_ev_type t)
+{
+	unsigned i, n = 0;
+
+	for (i = 0; i < a->nseq; i++)
+		if (a->seq[i].type == t)
+			n = i + 1;
+	return n;
+}
+
+
+/* The whole default order at A: calls (BYE answered), then the
+ * subscription (unsubscribed), then the publication (removed), then the
+ * registration (un-REGISTER answered) — each stage only after the one
+ * before it finished, as A's events show. */
+Test(shutdown, order_with_subscription_publication_registration)
+{
+	struct redum_reg_req rr;
+	redum_dum_handle h, hs, hp, hr;
+	char aor[80];
+	unsigned term, subt, pubr, unreg;
+
+	A.auto_answer = true;
+	B.auto_answer = true;
+	B.registrar = true;
+	B.notifier = true;
+	cr_assert_eq(sapp_start(&A), 0);
+	cr_assert_eq(sapp_start(&B), 0);
+
+	memset(&rr, 0, sizeof(rr));
+	snprintf(aor, sizeof(aor), "sip:alice@127.0.0.1:%u", B.port);
+	rr.registrar = B.uri;
+	rr.aor = aor;
+	rr.expires = 600;
+	cr_assert_eq(redum_reg_register(A.dum, &hr, &rr), 0);
+	cr_assert(wait_ev(&A, REDUM_DUM_EV_REGISTERED, 1, T));
+	cr_assert_eq(sapp_publish(&A, B.uri, &hp), 0);
+	cr_assert(wait_ev(&A, REDUM_DUM_EV_PUB_SUCCESS, 1, T));
+	cr_assert_eq(sapp_subscribe(&A, B.uri, &hs), 0);
+	cr_assert(wait_ev(&A, REDUM_DUM_EV_SUB_UPDATE, 1, T));
+	cr_assert_eq(sapp_call(&A, B.uri, &h), 0);
+	cr_assert(wait_ev(&A, REDUM_DUM_EV_CONNECTED, 1, T));
+
+	A.nseq = 0;
+	cr_assert_eq(redum_dum_shutdown(A.dum, NULL), 0);
+	cr_assert(sapp_finish(&A, 4000 + MARGIN));
+	cr_log_info("A:\n%s", A.report_text);
+	cr_assert_eq(A.rep.nforced, 0);
+
+	term  = last_of(&A, REDUM_DUM_EV_TERMINATED);
+	subt  = first_of(&A, REDUM_DUM_EV_SUB_TERMINATED);
+	pubr  = first_of(&A, REDUM_DUM_EV_PUB_REMOVED);
+	unreg = first_of(&A, REDUM_DUM_EV_UNREGISTERED);
+	cr_assert(term && subt && pubr && unreg,
+		  "events: term %u sub %u pub %u unreg %u", term, subt, pubr,
+		  unreg);
+	cr_assert(term < subt && subt < pubr && pubr < unreg,
+		  "order: term %u sub %u pub %u unreg %u", term, subt, pubr,
+		  unreg);
+	cr_assert(sapp_finish(&B, T));
 }

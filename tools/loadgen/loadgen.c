@@ -1,7 +1,8 @@
 /**
  * @file loadgen.c  redum-loadgen: an open-loop SIP load generator on redum
  *
- *   redum-loadgen HOST:PORT [-s call|options|message|register|mix:a=W,..]
+ *   redum-loadgen HOST:PORT [-s call|options|message|register|publish|
+ *                 subscribe|mix:a=W,..]
  *                 [-r RATE] [-l MAX] [-m TOTAL] [-d HOLD_MS] ...
  *
  * Threads: one stack thread per instance (redum_stack_start), and this
@@ -16,7 +17,12 @@
  * slow generator) shows up as latency instead of as a lower rate. An
  * attempt that cannot start is a failure: "max_concurrent" when -l
  * attempts are already outstanding, "local_overload" when DUM's command
- * FIFO refused it (ENOSPC: the generator never blocks).
+ * FIFO refused it (ENOSPC: the generator never blocks) or when our own
+ * queues are deep (--self-limit: the generator sheds load rather than
+ * collapse and blame the server).
+ *
+ * Shutdown under load (--shutdown-at) uses the staged shutdown API
+ * (redum/shutdown.h) when it exists, else redum_dum_stop().
  *
  * See docs/LOADGEN.md for the flags, the output, the exit codes and the
  * measured figures.
@@ -29,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -64,11 +71,12 @@ enum scen {
 	SC_MESSAGE,
 	SC_REGISTER,
 	SC_PUBLISH,
+	SC_SUBSCRIBE,
 	SC_COUNT
 };
 
 static const char *const scen_names[SC_COUNT] = {
-	"call", "options", "message", "register", "publish"
+	"call", "options", "message", "register", "publish", "subscribe"
 };
 
 enum { MAX_INST = 16, MAX_REASONS = 48 };
@@ -101,6 +109,7 @@ struct conf {
 	bool dum_thread;
 	bool quiet;                  /* no interval lines                */
 	bool stats;                  /* stack + DUM counters to stderr   */
+	uint32_t self_limit;         /* our queue depth that sheds load  */
 	uint32_t reg_expires;
 	uint32_t pool;               /* register: AOR pool size (0: new) */
 };
@@ -154,6 +163,7 @@ struct row {                         /* one interval, for CSV and plot  */
 	uint64_t attempted, succeeded, failed;
 	uint64_t retx;
 	double p50, p90, p99, p999, max;
+	double cpu_us;               /* our CPU (all threads) per started */
 };
 
 static struct {
@@ -163,6 +173,8 @@ static struct {
 	struct counters tot, ivl;
 	struct lg_hist hist, hist_ivl;
 	uint64_t concurrent, peak_concurrent;
+	bool behind;                 /* our stack/DUM queues are deep     */
+	uint64_t behind_ticks;       /* ticks spent behind                */
 	uint64_t judged;             /* started attempts already counted
 					succeeded or failed              */
 	uint64_t t_start;            /* ns: intended time of attempt 0   */
@@ -172,7 +184,8 @@ static struct {
 	struct tmr tmr_tick, tmr_ivl;
 	uint64_t t_drain_end;        /* ns: end of the drain wait       */
 	uint64_t t_ivl;              /* ns of the last interval           */
-	uint64_t ivl_no;
+	uint64_t cpu_ivl;            /* our CPU us at the last interval    */
+	uint64_t cpu_start;
 	bool sending_done;
 	bool stopping;               /* DUM stop asked                    */
 	bool finished;
@@ -260,7 +273,8 @@ static const char *err_reason(int err)
 	case EHOSTUNREACH:
 	case ENETUNREACH:  return "unreachable";
 	case ECONNRESET:   return "conn_reset";
-	case ECONNABORTED: return "aborted";
+	case ECONNABORTED: return !g.stopping ? "aborted" :  /* by our stop */
+			   g.shut_done ? "shutdown" : "unfinished";
 	case ESHUTDOWN:
 	case EPIPE:        return "shutdown";
 	case ENOSPC:       return "local_overload";
@@ -388,8 +402,8 @@ static struct inst *inst_of(struct redum_dum *dum)
 
 
 /* A usage ended "by force" in a shutdown: after the give-up bound, or cut
- * by the stack's abandon (ECONNABORTED). DUM's simple stop does not flag
- * it in the event (see /work/notes/loadgen-needs.md). */
+ * by the stack's abandon (ECONNABORTED). Only a guess, used when DUM has
+ * no staged shutdown report (redum_dum_stop): the events do not say. */
 static bool forced_end(int err)
 {
 	if (!g.shut_done)
@@ -415,6 +429,7 @@ static void attempt_end(struct attempt *a)
 	case SC_CALL:     err = redum_invite_end(dum, a->h); break;
 	case SC_REGISTER: err = redum_reg_end(dum, a->h);    break;
 	case SC_PUBLISH:  err = redum_pub_remove(dum, a->h); break;
+	case SC_SUBSCRIBE: err = redum_sub_unsubscribe(dum, a->h); break;
 	default: break;   /* requests end by themselves */
 	}
 	if (err)           /* the usage stays until DUM's stop ends it */
@@ -497,7 +512,9 @@ static void on_terminated(struct redum_dum *dum,
 		attempt_fail_status(a, ev->scode, ev->err);
 		break;
 	case REDUM_TERM_CANCELLED:
-		attempt_fail(a, "cancelled");
+		/* our own stop CANCELs what is still early */
+		attempt_fail(a, !g.stopping ? "cancelled" :
+			     g.shut_done ? "shutdown" : "unfinished");
 		break;
 	case REDUM_TERM_ACK_TIMEOUT:
 		attempt_fail(a, "ack_timeout");
@@ -506,23 +523,21 @@ static void on_terminated(struct redum_dum *dum,
 		attempt_fail(a, "dialog_gone");
 		break;
 	case REDUM_TERM_SHUTDOWN:
-		/* a call that was answered and then ended by our own stop
-		 * did its job until the stop */
-		if (a->answered && !g.c.shutdown_force)
+		/* a call that was answered and then ended by our own
+		 * --shutdown-at (graceful) did its job until the stop; at the
+		 * end of a run, a call not done by the drain bound is not */
+		if (a->answered && g.shut_done && !g.c.shutdown_force)
 			attempt_succeed(a);
 		else
-			attempt_fail(a, "shutdown");
+			attempt_fail(a, g.shut_done ? "shutdown" :
+				     "unfinished");
 		break;
 	default:
 		attempt_fail_status(a, ev->scode, ev->err ? ev->err : EPROTO);
 		break;
 	}
 
-	attempt_done(a, ev->usage, forced_end(ev->err) ||
-		     (ev->reason == REDUM_TERM_SHUTDOWN && !ev->scode &&
-		      !ev->has_msg && g.shut_done &&
-		      now_ns() - g.t_shut >=
-		      (uint64_t)g.c.give_up_ms * 1000000ull));
+	attempt_done(a, ev->usage, forced_end(ev->err));
 }
 
 
@@ -664,6 +679,54 @@ static void on_pub_removed(struct redum_dum *dum,
 
 	if (a)
 		attempt_done(a, ev->usage, forced_end(ev->err));
+}
+
+
+/* Subscription: the first NOTIFY (active or pending) is the success. */
+static void on_sub_update(struct redum_dum *dum,
+			  const struct redum_dum_event *ev, void *arg)
+{
+	struct attempt *a = ev_attempt(dum, ev);
+	(void)arg;
+
+	if (!a || a->answered)
+		return;
+	attempt_answered(a);
+	attempt_succeed(a);
+	tmr_cancel(&a->tmr);
+	if (g.c.hold_ms)
+		tmr_start(&a->tmr, g.c.hold_ms, hold_expired, a);
+	else
+		attempt_end(a);
+}
+
+
+static void on_sub_failure(struct redum_dum *dum,
+			   const struct redum_dum_event *ev, void *arg)
+{
+	struct attempt *a = ev_attempt(dum, ev);
+	(void)arg;
+
+	if (!a)
+		return;
+	attempt_fail_status(a, ev->scode, ev->err);
+	attempt_done(a, ev->usage, forced_end(ev->err));
+}
+
+
+static void on_sub_terminated(struct redum_dum *dum,
+			      const struct redum_dum_event *ev, void *arg)
+{
+	struct attempt *a = ev_attempt(dum, ev);
+	(void)arg;
+
+	if (!a)
+		return;
+	if (!a->answered && ev->scode)
+		attempt_fail_status(a, ev->scode, 0);
+	else if (!a->answered)
+		attempt_fail(a, "terminated");
+	attempt_done(a, ev->usage, forced_end(ev->err));
 }
 
 
@@ -816,6 +879,14 @@ static int send_attempt(struct attempt *a)
 		sreq.body_len = sizeof(pidf) - 1;
 		return redum_pub_publish(in->dum, &a->h, &sreq);
 
+	case SC_SUBSCRIBE:
+		uri_of(uri, sizeof(uri), "presentity");
+		sreq.uri = uri;
+		sreq.from = in->from;
+		sreq.event = "presence";
+		sreq.expires = 3600;
+		return redum_sub_subscribe(in->dum, &a->h, &sreq);
+
 	default:
 		return EINVAL;
 	}
@@ -846,6 +917,22 @@ static void start_attempt(uint64_t t_intended)
 	}
 
 	in = &g.inst[g.seq % g.ninst];
+	if (g.behind) {
+		/* our own stack or DUM is behind (see check_behind): adding
+		 * work would make it drop datagrams and collapse; the attempt
+		 * fails here, named as ours */
+		g.seq++;
+		g.tot.failed++;
+		g.ivl.failed++;
+		reason_add(&g.tot, "local_overload");
+		reason_add(&g.ivl, "local_overload");
+		if (g.kill_done) {
+			g.kill_started_after++;
+			g.kill_after_failed++;
+			reason_add(&g.kill_fail, "local_overload");
+		}
+		return;
+	}
 	a = mem_zalloc(sizeof(*a), attempt_destructor);
 	if (!a) {
 		g.tot.failed++;
@@ -1000,6 +1087,38 @@ static uint64_t planned_total(void)
 }
 
 
+/* Once per tick: is our own side behind? The stack's command FIFO (DUM ->
+ * stack) or DUM's inbound FIFO (stack -> DUM) holding more than
+ * --self-limit messages means a thread of ours has more work queued than
+ * it can do soon; the UDP receive queue behind it then overflows and the
+ * server's retransmissions multiply the load. New attempts then fail
+ * "local_overload" until the queues are under half of the limit. */
+static void check_behind(void)
+{
+	uint32_t deepest = 0;
+
+	if (!g.c.self_limit)
+		return;
+	for (uint32_t i = 0; i < g.ninst; i++) {
+		struct redum_stack_stats sst;
+		struct redum_dum_stats dst;
+
+		redum_stack_stats(g.inst[i].stack, &sst);
+		redum_dum_stats(g.inst[i].dum, &dst);
+		if (sst.cmd_fifo.depth > deepest)
+			deepest = sst.cmd_fifo.depth;
+		if (dst.inbound_depth > deepest)
+			deepest = dst.inbound_depth;
+	}
+	if (deepest >= g.c.self_limit)
+		g.behind = true;
+	else if (deepest < g.c.self_limit / 2)
+		g.behind = false;
+	if (g.behind)
+		g.behind_ticks++;
+}
+
+
 static void tick(void *arg)
 {
 	uint64_t now = now_ns(), due, planned = planned_total();
@@ -1007,6 +1126,7 @@ static void tick(void *arg)
 	(void)arg;
 
 	if (!g.sending_done) {
+		check_behind();
 		due = (uint64_t)(el * g.c.rate) + 1;
 		if (planned && due > planned)
 			due = planned;
@@ -1071,6 +1191,18 @@ static double ms(uint64_t us)
 }
 
 
+/* CPU time of the whole process (every thread: stacks, DUMs, this). */
+static uint64_t cpu_us(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru))
+		return 0;
+	return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000u +
+		(uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+
+
 static void interval(void *arg)
 {
 	uint64_t now = now_ns();
@@ -1094,6 +1226,13 @@ static void interval(void *arg)
 	r.p99 = ms(lg_hist_percentile(&g.hist_ivl, 99));
 	r.p999 = ms(lg_hist_percentile(&g.hist_ivl, 99.9));
 	r.max = ms(g.hist_ivl.max);
+	{
+		uint64_t c = cpu_us();
+
+		r.cpu_us = g.ivl.started ?
+			(double)(c - g.cpu_ivl) / (double)g.ivl.started : 0;
+		g.cpu_ivl = c;
+	}
 
 	if (g.tty && !g.c.quiet) {
 		/* a SIPp-like screen, redrawn in place */
@@ -1142,17 +1281,17 @@ static void interval(void *arg)
 			printf("]");
 		}
 		printf(" retx=%" PRIu64 " p50=%.2f p90=%.2f p99=%.2f p999=%.2f"
-		       " max=%.2f ms\n", r.retx, r.p50, r.p90, r.p99, r.p999,
-		       r.max);
+		       " max=%.2f ms cpu=%.1fus/attempt\n", r.retx, r.p50,
+		       r.p90, r.p99, r.p999, r.max, r.cpu_us);
 		fflush(stdout);
 	}
 
 	if (g.csv) {
 		fprintf(g.csv, "%.3f,%.1f,%.1f,%" PRIu64 ",%" PRIu64 ",%" PRIu64
-			",%" PRIu64 ",%" PRIu64 ",%.3f,%.3f,%.3f,%.3f,%.3f\n",
+			",%" PRIu64 ",%" PRIu64 ",%.3f,%.3f,%.3f,%.3f,%.3f,%.1f\n",
 			r.t, r.rate, r.ok_rate, r.concurrent, r.attempted,
 			r.succeeded, r.failed, r.retx, r.p50, r.p90, r.p99,
-			r.p999, r.max);
+			r.p999, r.max, r.cpu_us);
 		fflush(g.csv);
 	}
 
@@ -1172,7 +1311,6 @@ static void interval(void *arg)
 	memset(&g.ivl, 0, sizeof(g.ivl));
 	lg_hist_reset(&g.hist_ivl);
 	g.t_ivl = now;
-	g.ivl_no++;
 	if (!g.finished)
 		tmr_start(&g.tmr_ivl, 1000, interval, NULL);
 }
@@ -1212,6 +1350,13 @@ static double rate_achieved(void)
 }
 
 
+static double cpu_per_attempt(void)
+{
+	return g.tot.started ? (double)(cpu_us() - g.cpu_start) /
+		(double)g.tot.started : 0;
+}
+
+
 static void summary(uint64_t retx, double elapsed)
 {
 	const struct lg_hist *h = &g.hist;
@@ -1232,7 +1377,9 @@ static void summary(uint64_t retx, double elapsed)
 		reasons_print(stdout, &g.tot, ", ");
 		printf(")");
 	}
-	printf("\nretransmissions %" PRIu64 "\n", retx);
+	printf("\nretransmissions %" PRIu64 "; generator behind (shedding) "
+	       "%.1f s; generator CPU %.1f us per started attempt\n", retx,
+	       (double)g.behind_ticks / 1000.0, cpu_per_attempt());
 	printf("latency ms (from the intended start): p50 %.3f p90 %.3f "
 	       "p99 %.3f p99.9 %.3f max %.3f (%" PRIu64 " samples)\n",
 	       ms(lg_hist_percentile(h, 50)), ms(lg_hist_percentile(h, 90)),
@@ -1284,6 +1431,8 @@ static void summary(uint64_t retx, double elapsed)
 	       achieved, elapsed, g.tot.attempted, g.tot.started,
 	       g.tot.succeeded, g.tot.failed);
 	json_reasons(&g.tot);
+	printf(",\"generator_behind_s\":%.3f,\"cpu_us_per_attempt\":%.1f",
+	       (double)g.behind_ticks / 1000.0, cpu_per_attempt());
 	printf(",\"retransmissions\":%" PRIu64 ",\"peak_concurrent\":%" PRIu64
 	       ",\"latency_ms\":{\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,"
 	       "\"p999\":%.3f,\"max\":%.3f,\"samples\":%" PRIu64 "}",
@@ -1531,6 +1680,7 @@ static void usage(FILE *f)
 	fprintf(f,
 "usage: redum-loadgen HOST:PORT [options]      (numeric address; IPv6 as [::1]:5060)\n"
 "  -s SCENARIO        call (default), options, message, register, publish,\n"
+"                     subscribe,\n"
 "                     or mix:call=70,options=30 (weights)\n"
 "  -t u1|un|t1|tn     transport as SIPp (udp or tcp; one socket per instance)\n"
 "  --transport udp|tcp\n"
@@ -1555,6 +1705,9 @@ static void usage(FILE *f)
 "  --plot FILE.png    rate, concurrency and latency over time (gnuplot)\n"
 "  -q, --quiet        no interval lines\n"
 "  --stats            the stack's and DUM's counters to stderr at the end\n"
+"  --self-limit N     our own queue depth (stack command FIFO or DUM inbound)\n"
+"                     above which new attempts fail local_overload (4096;\n"
+"                     0 = off)\n"
 "  --shutdown-at SEC  stop our own DUM then, under load\n"
 "  --shutdown-mode graceful|force   (default graceful)\n"
 "  --give-up-ms MS    graceful stop: bound before usages are force-ended (4000)\n"
@@ -1661,7 +1814,7 @@ static int parse_args(int argc, char *argv[], struct conf *c)
 	enum {
 		O_TRANSPORT = 1000, O_DURATION, O_CSV, O_JSON, O_PLOT,
 		O_SHUT_AT, O_SHUT_MODE, O_GIVE_UP, O_KILL_PID, O_KILL_AT,
-		O_DUM_THREAD, O_TIMEOUT, O_DRAIN, O_EXPIRES, O_POOL, O_STATS,
+		O_DUM_THREAD, O_TIMEOUT, O_DRAIN, O_EXPIRES, O_POOL, O_STATS, O_SELF_LIMIT,
 	};
 	static const struct option opts[] = {
 		{"transport",     required_argument, NULL, O_TRANSPORT},
@@ -1680,6 +1833,7 @@ static int parse_args(int argc, char *argv[], struct conf *c)
 		{"expires",       required_argument, NULL, O_EXPIRES},
 		{"pool",          required_argument, NULL, O_POOL},
 		{"stats",         no_argument,       NULL, O_STATS},
+		{"self-limit",    required_argument, NULL, O_SELF_LIMIT},
 		{"instances",     required_argument, NULL, 'j'},
 		{"quiet",         no_argument,       NULL, 'q'},
 		{"help",          no_argument,       NULL, 'h'},
@@ -1701,6 +1855,7 @@ static int parse_args(int argc, char *argv[], struct conf *c)
 	c->kill_at = -1;
 	c->give_up_ms = 4000;
 	c->reg_expires = 3600;
+	c->self_limit = 4096;
 
 	while ((opt = getopt_long(argc, argv, "s:t:r:l:m:d:i:p:j:qhV", opts,
 				  NULL)) != -1) {
@@ -1819,6 +1974,12 @@ static int parse_args(int argc, char *argv[], struct conf *c)
 			c->stats = true;
 			break;
 
+		case O_SELF_LIMIT:
+			if (parse_uint(optarg, 1u << 20, &v))
+				return bad("--self-limit", optarg);
+			c->self_limit = (uint32_t)v;
+			break;
+
 		case O_SHUT_AT:
 			if (parse_double(optarg, &c->shutdown_at))
 				return bad("--shutdown-at", optarg);
@@ -1916,7 +2077,10 @@ static int inst_start(struct inst *in, uint32_t idx)
 			.on_retrying = on_reg_retrying,
 			.on_failure = on_reg_failure,
 			.on_unregistered = on_unregistered},
-		.sub = {.on_message_result = on_message_result,
+		.sub = {.on_sub_update = on_sub_update,
+			.on_sub_terminated = on_sub_terminated,
+			.on_sub_failure = on_sub_failure,
+			.on_message_result = on_message_result,
 			.on_pub_success = on_pub_success,
 			.on_pub_failure = on_pub_failure,
 			.on_pub_removed = on_pub_removed},
@@ -2054,7 +2218,7 @@ int main(int argc, char *argv[])
 		}
 		fprintf(g.csv, "time_s,rate,succeeded_rate,concurrent,"
 			"attempted,succeeded,failed,retransmissions,p50_ms,"
-			"p90_ms,p99_ms,p999_ms,max_ms\n");
+			"p90_ms,p99_ms,p999_ms,max_ms,cpu_us_per_attempt\n");
 	}
 
 	err = libre_init();
@@ -2096,6 +2260,7 @@ int main(int argc, char *argv[])
 		       g.ninst);
 
 	g.t_start = g.t_ivl = now_ns();
+	g.cpu_start = g.cpu_ivl = cpu_us();
 	if (!setup_failed) {
 		tick(NULL);
 		tmr_start(&g.tmr_ivl, 1000, interval, NULL);

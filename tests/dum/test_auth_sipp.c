@@ -1,0 +1,259 @@
+/**
+ * @file test_auth_sipp.c  Client digest authentication of DUM's requests
+ *                         (redum_dum_conf.creds) against SIPp UASs that
+ *                         challenge with 401 and 407 and verify the answer:
+ *   INVITE 401 -> re-sent with a new CSeq, verified, 200; the ACK carries
+ *   the credentials; BYE 407 -> re-sent with Proxy-Authorization;
+ *   INVITE challenged twice with the same nonce -> FAILURE 401, no third;
+ *   OPTIONS 407 (qop, opaque), MESSAGE 401 (verified);
+ *   SUBSCRIBE 401 (verified), in-dialog refresh 407;
+ *   no credentials -> the 401 is the application's failure.
+ * Credentials: realm "sipp.test" -> alice/secret, any other realm ->
+ * bob/pw (an exact realm wins over the "any realm" entry).
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <re.h>
+#include "dumtest.h"
+#include "test_sub_app.h"
+
+enum { T = 8000, SIPP_WAIT = 25000 };
+
+static struct tapp A;
+
+#ifndef SECRET
+#define SECRET "secret"  /* -DSECRET='"x"' shows the checks failing */
+#endif
+
+static const struct redum_dum_cred creds[] = {
+	{ NULL,        "bob",   "pw"     },
+	{ "sipp.test", "alice", SECRET },
+};
+
+TestSuite(auth_uac, .timeout = 60);
+
+
+static void start(bool with_creds)
+{
+	struct redum_dum_conf dc;
+
+	redum_dum_conf_init(&dc);
+	if (with_creds) {
+		dc.creds  = creds;
+		dc.ncreds = 2;
+	}
+	memset(&A, 0, sizeof(A));
+	cr_assert_eq(tapp_start(&A, 100, &dc), 0);
+}
+
+
+static pid_t sipp_uas(const char *scen, char *uri, size_t sz)
+{
+	uint16_t port = tt_free_port();
+	pid_t pid;
+
+	cr_assert(port);
+	snprintf(uri, sz, "sip:sipp@127.0.0.1:%u", port);
+	pid = tt_sipp_spawn(tt_scen(scen), NULL, port, NULL);
+	cr_assert(pid > 0);
+	usleep(300000);  /* let it bind */
+
+	return pid;
+}
+
+
+static redum_dum_handle call(const char *uri)
+{
+	struct redum_dum_req req;
+	redum_dum_handle h = 0;
+
+	tapp_req(&A, uri, &req);
+	req.ctype = "application/sdp";
+	req.body = tapp_sdp;
+	req.body_len = strlen(tapp_sdp);
+	cr_assert_eq(redum_dum_call(A.dum, &h, &req), 0);
+	cr_assert(h);
+
+	return h;
+}
+
+
+static void expect_clean(void)
+{
+	struct redum_dum_stats st;
+
+	tapp_pump(100);
+	redum_dum_stats(A.dum, &st);
+	cr_expect_eq(st.usages_alive, 0, "usages left: %llu",
+		     (unsigned long long)st.usages_alive);
+	cr_expect_eq(st.dialogs, 0, "dialogs left");
+}
+
+
+static void finish(pid_t pid)
+{
+	cr_expect_eq(tt_sipp_wait(pid, SIPP_WAIT), 0, "sipp failed");
+	cr_expect(tapp_stop(&A, 10000));
+}
+
+
+Test(auth_uac, invite_401_then_bye_407)
+{
+	const struct tev *t;
+	redum_dum_handle h;
+	char uri[64];
+	pid_t pid;
+
+	start(true);
+	pid = sipp_uas("auth_uas_invite.xml", uri, sizeof(uri));
+	h = call(uri);
+
+	t = tapp_expect(&A, REDUM_DUM_EV_CONNECTED, T);
+	cr_assert(t, "not connected after the challenge");
+	cr_expect_eq(t->h, h);
+	cr_expect_eq(t->scode, 200);
+
+	cr_assert_eq(redum_invite_end(A.dum, h), 0);
+	t = tapp_expect(&A, REDUM_DUM_EV_TERMINATED, T);
+	cr_assert(t);
+	cr_expect_eq(t->h, h);
+	cr_expect_eq(t->reason, REDUM_TERM_LOCAL_BYE);
+	expect_clean();
+	finish(pid);
+}
+
+
+Test(auth_uac, invite_same_nonce_twice_fails_401)
+{
+	const struct tev *t;
+	redum_dum_handle h;
+	char uri[64];
+	pid_t pid;
+
+	start(true);
+	pid = sipp_uas("auth_uas_invite_twice.xml", uri, sizeof(uri));
+	h = call(uri);
+
+	t = tapp_expect(&A, REDUM_DUM_EV_FAILURE, T);
+	cr_assert(t, "no failure");
+	cr_expect_eq(t->h, h);
+	cr_expect_eq(t->scode, 401);
+	t = tapp_expect(&A, REDUM_DUM_EV_TERMINATED, T);
+	cr_assert(t);
+	cr_expect_eq(t->reason, REDUM_TERM_REJECTED);
+	cr_expect_eq(t->scode, 401);
+	expect_clean();
+	finish(pid);
+}
+
+
+Test(auth_uac, invite_without_creds_fails_401)
+{
+	const struct tev *t;
+	redum_dum_handle h;
+	char uri[64];
+	pid_t pid;
+
+	start(false);
+	pid = sipp_uas("auth_uas_invite_nocreds.xml", uri, sizeof(uri));
+	h = call(uri);
+
+	t = tapp_expect(&A, REDUM_DUM_EV_TERMINATED, T);
+	cr_assert(t);
+	cr_expect_eq(t->h, h);
+	cr_expect_eq(t->reason, REDUM_TERM_REJECTED);
+	cr_expect_eq(t->scode, 401);
+	expect_clean();
+	finish(pid);
+}
+
+
+Test(auth_uac, options_407)
+{
+	struct redum_dum_req req;
+	const struct tev *t;
+	redum_dum_handle h = 0;
+	char uri[64];
+	pid_t pid;
+
+	start(true);
+	pid = sipp_uas("auth_uas_options.xml", uri, sizeof(uri));
+	tapp_req(&A, uri, &req);
+	cr_assert_eq(redum_dum_options(A.dum, &h, &req), 0);
+
+	t = tapp_expect(&A, REDUM_DUM_EV_RESPONSE, T);
+	cr_assert(t);
+	cr_expect_eq(t->h, h);
+	cr_expect_eq(t->scode, 200);
+	cr_expect_eq(t->err, 0);
+	expect_clean();
+	finish(pid);
+}
+
+
+Test(auth_uac, message_401)
+{
+	struct redum_dum_req req;
+	const struct tev *t;
+	redum_dum_handle h = 0;
+	char uri[64];
+	pid_t pid;
+
+	start(true);
+	pid = sipp_uas("auth_uas_message.xml", uri, sizeof(uri));
+	tapp_req(&A, uri, &req);
+	req.method = "MESSAGE";
+	req.ctype = "text/plain";
+	req.body = "hello";
+	req.body_len = 5;
+	cr_assert_eq(redum_dum_request(A.dum, &h, &req), 0);
+
+	t = tapp_expect(&A, REDUM_DUM_EV_RESPONSE, T);
+	cr_assert(t);
+	cr_expect_eq(t->h, h);
+	cr_expect_eq(t->scode, 200, "digest refused: %u", t->scode);
+	expect_clean();
+	finish(pid);
+}
+
+
+Test(auth_uac, subscribe_401_refresh_407)
+{
+	static struct sapp S;
+	struct redum_sub_conf sc;
+	struct redum_sub_req req;
+	const struct sev *t;
+	redum_dum_handle h = 0;
+	char uri[64];
+	pid_t pid;
+
+	redum_sub_conf_init(&sc);
+	sc.notify_wait_ms = 3000;
+	sapp_creds = creds;
+	sapp_ncreds = 2;
+	memset(&S, 0, sizeof(S));
+	cr_assert_eq(sapp_start(&S, 100, &sc, false), 0);
+	sapp_creds = NULL;
+	sapp_ncreds = 0;
+
+	pid = sipp_uas("auth_uas_subscribe.xml", uri, sizeof(uri));
+	sapp_req(&S, uri, "presence", 2, &req);
+	cr_assert_eq(redum_sub_subscribe(S.dum, &h, &req), 0);
+
+	t = sapp_expect(&S, REDUM_DUM_EV_SUB_UPDATE, T);
+	cr_assert(t, "no NOTIFY after the challenge");
+	cr_expect_eq(t->h, h);
+	cr_expect_str_eq(t->state, "active");
+
+	/* the refresh (after about 1 s) is challenged too */
+	t = sapp_expect(&S, REDUM_DUM_EV_SUB_TERMINATED, T);
+	cr_assert(t);
+	cr_expect_eq(t->h, h);
+	cr_expect_str_eq(t->reason, "noresource");
+	cr_expect(!t->timed_out);
+
+	cr_expect_eq(sapp_sipp_wait(pid, SIPP_WAIT), 0, "sipp failed");
+	cr_expect(sapp_stop(&S, 10000));
+}
