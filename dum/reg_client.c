@@ -231,6 +231,8 @@ static void finish_unregistered(struct regc *r, uint16_t scode, int err)
 
 static void unregister_now(struct regc *r)
 {
+	int err;
+
 	tmr_cancel(&r->tmr);
 	r->unreg_after = false;
 
@@ -242,8 +244,9 @@ static void unregister_now(struct regc *r)
 	/* also from RETRY_WAIT: a failed refresh may leave the binding */
 	r->ending = true;
 	dum_usage_set_state(&r->u, REDUM_REG_UNREGISTERING);
-	if (send_register(r, 0))
-		finish_unregistered(r, 0, EIO);
+	err = send_register(r, 0);
+	if (err)
+		finish_unregistered(r, 0, err);
 }
 
 

@@ -12,6 +12,7 @@
  * bob/pw (an exact realm wins over the "any realm" entry).
  */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -256,4 +257,100 @@ Test(auth_uac, subscribe_401_refresh_407)
 
 	cr_expect_eq(sapp_sipp_wait(pid, SIPP_WAIT), 0, "sipp failed");
 	cr_expect(sapp_stop(&S, 10000));
+}
+
+
+/* ---- stack commands refused (docs/DUM.md, "When the stack refuses a
+ *      command"): the stack thread is stalled and its command FIFO filled
+ *      with the test hook's own commands, so DUM's next post gets ENOSPC;
+ *      the usage must end with an event, never hang. ---- */
+
+TestSuite(cmd_fail, .timeout = 60);
+
+enum { STALL_MS = 1500 };
+
+/* Stalls the stack and fills its command FIFO; false if never full. */
+static bool fill_stack_fifo(void)
+{
+	uint32_t i;
+
+	cr_assert_eq(redum_stack_debug_stall(A.stack, STALL_MS), 0);
+	for (i = 0; i < 1000000; i++) {
+		if (redum_stack_debug_stall(A.stack, 0) == ENOSPC)
+			return true;
+	}
+
+	return false;
+}
+
+
+static void expect_stack_error(void)
+{
+	struct redum_dum_stats st;
+
+	redum_dum_stats(A.dum, &st);
+	cr_expect(st.stack_errors > 0, "no stack error counted");
+}
+
+
+Test(cmd_fail, bye_refused_ends_call_with_error)
+{
+	const struct tev *t;
+	redum_dum_handle h;
+	char uri[64];
+	pid_t pid;
+
+	start(false);
+	pid = sipp_uas("cmdfail_uas_nobye.xml", uri, sizeof(uri));
+	h = call(uri);
+	cr_assert(tapp_expect(&A, REDUM_DUM_EV_CONNECTED, T));
+
+	cr_assert(fill_stack_fifo(), "the command FIFO never filled");
+	cr_assert_eq(redum_invite_end(A.dum, h), 0);
+	t = tapp_expect(&A, REDUM_DUM_EV_TERMINATED, T);
+	cr_assert(t, "the call hangs");
+	cr_expect_eq(t->h, h);
+	cr_expect_eq(t->reason, REDUM_TERM_ERROR, "reason %s",
+		     redum_term_reason_name(t->reason));
+	cr_expect_eq(t->err, ENOSPC);
+	expect_stack_error();
+
+	tapp_pump(STALL_MS + 200);   /* the stack drains its FIFO */
+	expect_clean();
+	finish(pid);
+}
+
+
+Test(cmd_fail, invite_and_options_refused)
+{
+	struct redum_dum_req req;
+	const struct tev *t;
+	redum_dum_handle h, ho = 0;
+	char uri[64];
+	uint16_t port = tt_free_port();
+
+	/* nothing listens there: nothing may be sent anyway */
+	cr_assert(port);
+	snprintf(uri, sizeof(uri), "sip:nobody@127.0.0.1:%u", port);
+	start(false);
+	cr_assert(fill_stack_fifo(), "the command FIFO never filled");
+
+	h = call(uri);
+	t = tapp_expect(&A, REDUM_DUM_EV_TERMINATED, T);
+	cr_assert(t, "the call hangs");
+	cr_expect_eq(t->h, h);
+	cr_expect_eq(t->reason, REDUM_TERM_ERROR);
+	cr_expect_eq(t->err, ENOSPC);
+
+	tapp_req(&A, uri, &req);
+	cr_assert_eq(redum_dum_options(A.dum, &ho, &req), 0);
+	t = tapp_expect(&A, REDUM_DUM_EV_ERROR, T);
+	cr_assert(t, "the OPTIONS hangs");
+	cr_expect_eq(t->h, ho);
+	cr_expect_eq(t->err, ENOSPC);
+	expect_stack_error();
+
+	tapp_pump(STALL_MS + 200);
+	expect_clean();
+	cr_expect(tapp_stop(&A, 10000));
 }

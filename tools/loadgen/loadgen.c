@@ -218,7 +218,7 @@ static struct {
 } g;
 
 
-/* ---- time, reasons --------------------------------------------------------- */
+/* ---- time, reasons ------------------------------------------------------ */
 
 static uint64_t now_ns(void)
 {
@@ -414,7 +414,7 @@ static bool forced_end(int err)
 }
 
 
-/* ---- per-attempt timers ---------------------------------------------------- */
+/* ---- per-attempt timers ------------------------------------------------- */
 
 static void attempt_end(struct attempt *a)
 {
@@ -457,7 +457,7 @@ static void attempt_timeout(void *arg)
 }
 
 
-/* ---- DUM event handlers (main thread) ------------------------------------- */
+/* ---- DUM event handlers (main thread) ----------------------------------- */
 
 static struct attempt *ev_attempt(struct redum_dum *dum,
 				  const struct redum_dum_event *ev)
@@ -764,7 +764,7 @@ static void on_dum_can_be_deleted(struct redum_dum *dum, void *arg)
 }
 
 
-/* ---- starting attempts ------------------------------------------------------ */
+/* ---- starting attempts -------------------------------------------------- */
 
 static const char offer_sdp[] =
 	"v=0\r\n"
@@ -984,7 +984,7 @@ static void start_attempt(uint64_t t_intended)
 }
 
 
-/* ---- stopping ----------------------------------------------------------------- */
+/* ---- stopping ----------------------------------------------------------- */
 
 /* Stops one DUM (EALREADY when it already stops: fine). */
 static void dum_stop_one(struct inst *in, bool force)
@@ -1159,7 +1159,7 @@ static void tick(void *arg)
 }
 
 
-/* ---- reports ------------------------------------------------------------------ */
+/* ---- reports ------------------------------------------------------------ */
 
 static uint64_t retransmissions(void)
 {
@@ -1518,7 +1518,7 @@ static void summary(uint64_t retx, double elapsed)
 }
 
 
-/* ---- plot ------------------------------------------------------------------------ */
+/* ---- plot --------------------------------------------------------------- */
 
 static bool in_path(const char *prog)
 {
@@ -1632,7 +1632,7 @@ static int plot(void)
 }
 
 
-/* ---- signals ---------------------------------------------------------------------- */
+/* ---- signals ------------------------------------------------------------ */
 
 static void signal_handler(int flags, void *arg)
 {
@@ -1673,7 +1673,7 @@ static int signals_open(void)
 }
 
 
-/* ---- arguments ---------------------------------------------------------------------- */
+/* ---- arguments ---------------------------------------------------------- */
 
 static void usage(FILE *f)
 {
@@ -2065,7 +2065,7 @@ static int parse_args(int argc, char *argv[], struct conf *c)
 }
 
 
-/* ---- setup and main ------------------------------------------------------------------ */
+/* ---- setup and main ----------------------------------------------------- */
 
 static int inst_start(struct inst *in, uint32_t idx)
 {
