@@ -7,7 +7,10 @@
  *   INVITE challenged twice with the same nonce -> FAILURE 401, no third;
  *   OPTIONS 407 (qop, opaque), MESSAGE 401 (verified);
  *   SUBSCRIBE 401 (verified), in-dialog refresh 407;
+ *   INFO 401 in a call (verified, digest-uri the peer's Contact);
+ *   PUBLISH 401 (verified), its removal 407;
  *   no credentials -> the 401 is the application's failure.
+ * Suite cmd_fail: stack commands refused (ENOSPC) end the usage visibly.
  * Credentials: realm "sipp.test" -> alice/secret, any other realm ->
  * bob/pw (an exact realm wins over the "any realm" entry).
  */
@@ -120,6 +123,32 @@ Test(auth_uac, invite_401_then_bye_407)
 	t = tapp_expect(&A, REDUM_DUM_EV_TERMINATED, T);
 	cr_assert(t);
 	cr_expect_eq(t->h, h);
+	cr_expect_eq(t->reason, REDUM_TERM_LOCAL_BYE);
+	expect_clean();
+	finish(pid);
+}
+
+
+Test(auth_uac, info_401_in_a_call)
+{
+	const struct tev *t;
+	redum_dum_handle h;
+	char uri[64];
+	pid_t pid;
+
+	start(true);
+	pid = sipp_uas("auth_uas_info.xml", uri, sizeof(uri));
+	h = call(uri);
+	cr_assert(tapp_expect(&A, REDUM_DUM_EV_CONNECTED, T));
+	cr_assert_eq(redum_invite_info(A.dum, h, "application/dtmf-relay",
+				       "Signal=7\r\nDuration=160\r\n", 25), 0);
+	t = tapp_expect(&A, REDUM_DUM_EV_INFO_RESPONSE, T);
+	cr_assert(t);
+	cr_expect_eq(t->scode, 200, "INFO answered %u", t->scode);
+
+	cr_assert_eq(redum_invite_end(A.dum, h), 0);
+	t = tapp_expect(&A, REDUM_DUM_EV_TERMINATED, T);
+	cr_assert(t);
 	cr_expect_eq(t->reason, REDUM_TERM_LOCAL_BYE);
 	expect_clean();
 	finish(pid);
@@ -254,6 +283,45 @@ Test(auth_uac, subscribe_401_refresh_407)
 	cr_expect_eq(t->h, h);
 	cr_expect_str_eq(t->reason, "noresource");
 	cr_expect(!t->timed_out);
+
+	cr_expect_eq(sapp_sipp_wait(pid, SIPP_WAIT), 0, "sipp failed");
+	cr_expect(sapp_stop(&S, 10000));
+}
+
+
+Test(auth_uac, publish_401_remove_407)
+{
+	static struct sapp S;
+	struct redum_sub_req req;
+	const struct sev *t;
+	redum_dum_handle h = 0;
+	char uri[64];
+	pid_t pid;
+
+	sapp_creds = creds;
+	sapp_ncreds = 2;
+	memset(&S, 0, sizeof(S));
+	cr_assert_eq(sapp_start(&S, 100, NULL, false), 0);
+	sapp_creds = NULL;
+	sapp_ncreds = 0;
+
+	pid = sipp_uas("auth_uas_publish.xml", uri, sizeof(uri));
+	sapp_req(&S, uri, "presence", 60, &req);
+	req.ctype = "text/plain";
+	req.body = "basic-open";
+	req.body_len = 10;
+	cr_assert_eq(redum_pub_publish(S.dum, &h, &req), 0);
+
+	t = sapp_expect(&S, REDUM_DUM_EV_PUB_SUCCESS, T);
+	cr_assert(t, "no PUB_SUCCESS after the challenge");
+	cr_expect_eq(t->h, h);
+	cr_expect_str_eq(t->etag, "e1");
+
+	cr_assert_eq(redum_pub_remove(S.dum, h), 0);
+	t = sapp_expect(&S, REDUM_DUM_EV_PUB_REMOVED, T);
+	cr_assert(t);
+	cr_expect_eq(t->h, h);
+	cr_expect_eq(t->scode, 200);
 
 	cr_expect_eq(sapp_sipp_wait(pid, SIPP_WAIT), 0, "sipp failed");
 	cr_expect(sapp_stop(&S, 10000));

@@ -2,18 +2,18 @@
  * @file check_shutdown.c  Threaded shutdown checks as a plain executable
  *                         (they also run under TSan):
  *
- *   check_shutdown cycles N    N start/call/shutdown cycles of two
+ *   check_shutdown_stress cycles N   N start/call/shutdown cycles of two
  *                              instances; fds (/proc/self/fd), threads
  *                              (/proc/self/task) and heap (mallinfo2,
  *                              where the allocator reports it) must not
  *                              grow
- *   check_shutdown stress N [seed]
+ *   check_shutdown_stress stress N [seed]
  *                              N iterations: two instances, a random mix
  *                              of calls (answered, ringing, both ways), a
  *                              registration, subscriptions, publications,
  *                              MESSAGEs, OPTIONS; shutdown at a random moment
  *                              in a random mode from a random thread
- *   check_shutdown calls N     N calls established between two instances,
+ *   check_shutdown_stress calls N    N calls established between two instances,
  *                              then a graceful shutdown of the caller:
  *                              prints the time it took (a figure, not an
  *                              assertion) and checks none was force-ended
