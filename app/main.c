@@ -12,9 +12,12 @@
  * The configuration file, the other roles and the metrics endpoint come
  * with the server issue (docs/ARCHITECTURE.md).
  *
- * Signals: SIGTERM/SIGINT -> graceful stop (DUM ends every usage, leaves
- * the stack, then the stack stops); a second one -> forced stop; SIGUSR1 ->
- * counters to stderr. Exit codes: 0 clean stop, 1 failure, 2 bad usage.
+ * Signals: SIGTERM/SIGINT -> staged graceful shutdown (docs/SHUTDOWN.md:
+ * DUM ends every usage in order within --give-up-ms, leaves the stack,
+ * then the stack stops); a second one -> forced shutdown; SIGUSR1 ->
+ * counters and shutdown progress to stderr. Exit codes: 0 every usage
+ * ended gracefully, 3 the deadline (or a forced shutdown) force-ended
+ * some (the report names them), 1 failure, 2 bad usage.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -26,10 +29,11 @@
 #include <unistd.h>
 #include <re.h>
 #include <redum/dum.h>
+#include <redum/shutdown.h>
 #include <redum/stack.h>
 #include <redum/version.h>
 
-enum { EXIT_USAGE = 2 };
+enum { EXIT_USAGE = 2, EXIT_FORCE_ENDED = 3 };
 
 /* The SDP answer of every call: a placeholder (redum carries SDP as an
  * opaque body and has no media). */
@@ -47,7 +51,8 @@ struct app {
 	struct redum_dum *dum;
 	int sigfd;
 	unsigned signals;     /* stop signals received so far */
-	bool forced;
+	uint32_t give_up_ms;
+	uint32_t force_ended; /* from the final shutdown report */
 };
 
 
@@ -59,6 +64,8 @@ static void usage(FILE *f)
 		"                                brackets); repeatable; default\n"
 		"                                udp:127.0.0.1:5060 and tcp:127.0.0.1:5060\n"
 		"  --tls-cert FILE               PEM certificate + key for tls listeners\n"
+		"  --give-up-ms N                graceful shutdown deadline (default\n"
+		"                                4000; 0 = wait forever)\n"
 		"  --version                     print the version and exit\n"
 		"  --help                        print this help and exit\n"
 		"Signals: TERM/INT graceful stop (twice: forced), USR1 counters.\n");
@@ -92,16 +99,27 @@ static void on_error(struct redum_dum *dum, const struct redum_dum_event *ev,
 
 static void on_dum_can_be_deleted(struct redum_dum *dum, void *arg)
 {
-	(void)dum;
-	(void)arg;
+	struct app *app = arg;
+	const struct redum_shutdown_report *r = redum_dum_shutdown_result(dum);
+
+	if (r) {
+		app->force_ended = r->nforced;
+		re_fprintf(stderr, "redumd: shutdown report\n%H",
+			   redum_shutdown_report_print, r);
+	}
 	re_cancel();   /* the final message: leave the loop, free below */
 }
 
 
 static void print_stats(const struct app *app)
 {
+	struct redum_shutdown_progress prog;
 	struct redum_stack_stats sst;
 	struct redum_dum_stats dst;
+
+	if (!redum_dum_shutdown_progress(app->dum, &prog))
+		re_fprintf(stderr, "redumd: shutdown progress\n%H",
+			   redum_shutdown_progress_print, &prog);
 
 	redum_stack_stats(app->stack, &sst);
 	redum_dum_stats(app->dum, &dst);
@@ -124,14 +142,18 @@ static void signal_handler(int flags, void *arg)
 			continue;
 		}
 		if (++app->signals == 1) {
-			fprintf(stderr, "redumd: stopping (signal %u)\n",
-				si.ssi_signo);
-			(void)redum_dum_stop(app->dum);
+			struct redum_shutdown_conf conf;
+
+			fprintf(stderr, "redumd: shutting down (signal %u, "
+				"give up after %u ms)\n", si.ssi_signo,
+				app->give_up_ms);
+			redum_shutdown_conf_init(&conf);
+			conf.give_up_ms = app->give_up_ms;
+			(void)redum_dum_shutdown(app->dum, &conf);
 		}
-		else if (!app->forced) {
-			fprintf(stderr, "redumd: forced stop\n");
-			app->forced = true;
-			(void)redum_stack_shutdown(app->stack, true);
+		else if (app->signals == 2) {
+			fprintf(stderr, "redumd: forced shutdown\n");
+			(void)redum_dum_shutdown_force(app->dum);
 		}
 	}
 }
@@ -154,11 +176,13 @@ static int signals_open(void)
 }
 
 
-static int parse_args(int argc, char *argv[], struct redum_stack_conf *sc)
+static int parse_args(int argc, char *argv[], struct redum_stack_conf *sc,
+		      struct app *app)
 {
 	static const struct option opts[] = {
 		{"listen",   required_argument, NULL, 'l'},
 		{"tls-cert", required_argument, NULL, 'c'},
+		{"give-up-ms", required_argument, NULL, 'g'},
 		{"version",  no_argument,       NULL, 'V'},
 		{"help",     no_argument,       NULL, 'h'},
 		{NULL, 0, NULL, 0}
@@ -183,6 +207,23 @@ static int parse_args(int argc, char *argv[], struct redum_stack_conf *sc)
 		case 'c':
 			sc->tls_cert = optarg;
 			break;
+
+		case 'g': {
+			char *end;
+			unsigned long v;
+
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end || v > UINT32_MAX ||
+			    optarg[0] == '-') {
+				fprintf(stderr, "redumd: --give-up-ms %s: "
+					"expected milliseconds, 0..%u\n",
+					optarg, UINT32_MAX);
+				return EXIT_USAGE;
+			}
+			app->give_up_ms = (uint32_t)v;
+			break;
+		}
 
 		case 'V':
 			printf("redumd %s\n", REDUM_VERSION);
@@ -242,20 +283,21 @@ static void print_listeners(const struct redum_stack *stack, uint32_t n)
 
 int main(int argc, char *argv[])
 {
+	struct app app = {.sigfd = -1, .give_up_ms = 4000};
 	struct redum_dum_handlers hd = {
 		.invite = {.on_new = on_new},
 		.on_error = on_error,
 		.on_dum_can_be_deleted = on_dum_can_be_deleted,
+		.arg = &app,
 	};
 	struct redum_stack_conf sconf;
 	struct redum_dum_conf dconf;
 	struct redum_stack_stats final;
-	struct app app = {.sigfd = -1};
 	int err, rc;
 
 	redum_stack_conf_init(&sconf);
 	sconf.software = "redumd " REDUM_VERSION;
-	rc = parse_args(argc, argv, &sconf);
+	rc = parse_args(argc, argv, &sconf, &app);
 	if (rc)
 		return rc;
 
@@ -295,12 +337,12 @@ int main(int argc, char *argv[])
 		/* no loop to wait in: the stack's forced stop abandons the
 		 * TU, and a DUM that never ran is reported below */
 		rc = 1;
-		app.forced = true;
+		app.signals = 2;
 		goto stop;
 	}
 
 	(void)re_main(NULL);   /* until on_dum_can_be_deleted */
-	rc = 0;
+	rc = app.force_ended ? EXIT_FORCE_ENDED : 0;
 
  stop:
 	fd_close(app.sigfd);
@@ -308,7 +350,7 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "redumd: DUM did not finish\n");
 		rc = 1;
 	}
-	(void)redum_stack_shutdown(app.stack, app.forced);
+	(void)redum_stack_shutdown(app.stack, app.signals > 1);
 	if (redum_stack_join(app.stack, &final)) {
 		rc = 1;
 	}
