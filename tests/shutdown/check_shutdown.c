@@ -13,6 +13,9 @@
  *                              registration, subscriptions, publications,
  *                              MESSAGEs, OPTIONS; shutdown at a random moment
  *                              in a random mode from a random thread
+ *   check_shutdown_stress mixed N    N calls + N registrations + N
+ *                              subscriptions + N publications from A to B,
+ *                              then A's graceful shutdown: none force-ended
  *   check_shutdown_stress calls N    N calls established between two instances,
  *                              then a graceful shutdown of the caller:
  *                              prints the time it took (a figure, not an
@@ -361,6 +364,75 @@ static void calls(unsigned n)
 }
 
 
+/* N usages of each client type at once (calls, registrations,
+ * subscriptions, publications, from A to B), then one graceful shutdown of
+ * A that must end all of them in order, none force-ended. */
+static void mixed(unsigned n)
+{
+	struct redum_shutdown_conf c;
+	unsigned i;
+	int64_t t0, t1;
+	bool ok;
+
+	if (!start_pair(true, true))
+		return;
+
+	t0 = tt_now();
+	for (i = 0; i < n; i++) {
+		struct redum_reg_req rr;
+		redum_dum_handle h;
+		char aor[80];
+
+		CHECK(sapp_call(&A, B.uri, &h) == 0, "call %u", i);
+		memset(&rr, 0, sizeof(rr));
+		snprintf(aor, sizeof(aor), "sip:u%u@127.0.0.1:%u", i, B.port);
+		rr.registrar = B.uri;
+		rr.aor = aor;
+		rr.expires = 600;
+		CHECK(redum_reg_register(A.dum, &h, &rr) == 0, "register %u",
+		      i);
+		CHECK(sapp_subscribe(&A, B.uri, &h) == 0, "subscribe %u", i);
+		CHECK(sapp_publish(&A, B.uri, &h) == 0, "publish %u", i);
+		if (i % 100 == 99)   /* keep the FIFOs and peers in step */
+			(void)wait_ev(&A, REDUM_DUM_EV_CONNECTED, i + 1,
+				      30000);
+	}
+	ok = wait_ev(&A, REDUM_DUM_EV_CONNECTED, n, 30000) &&
+		wait_ev(&A, REDUM_DUM_EV_REGISTERED, n, 30000) &&
+		wait_ev(&A, REDUM_DUM_EV_SUB_UPDATE, n, 30000) &&
+		wait_ev(&A, REDUM_DUM_EV_PUB_SUCCESS, n, 30000);
+	t1 = tt_now();
+	CHECK(ok, "established: calls %u, registrations %u, subscriptions %u, "
+	      "publications %u of %u each",
+	      sapp_n(&A, REDUM_DUM_EV_CONNECTED),
+	      sapp_n(&A, REDUM_DUM_EV_REGISTERED),
+	      sapp_n(&A, REDUM_DUM_EV_SUB_UPDATE),
+	      sapp_n(&A, REDUM_DUM_EV_PUB_SUCCESS), n);
+	printf("mixed %u x 4 usages established in %lld ms\n", n,
+	       (long long)(t1 - t0));
+
+	redum_shutdown_conf_init(&c);
+	c.give_up_ms = 30000;
+	c.log = false;
+	t0 = tt_now();
+	CHECK(redum_dum_shutdown(A.dum, &c) == 0, "shutdown");
+	ok = sapp_finish(&A, 30000 + MARGIN);
+	CHECK(ok, "shutdown of %u x 4 usages done by deadline + margin", n);
+	CHECK(A.rep.nforced == 0, "force-ended: %u", A.rep.nforced);
+	CHECK(A.rep.usages_at_start >= 4 * n, "usages at start %u < %u",
+	      A.rep.usages_at_start, 4 * n);
+	printf("shutdown of %u x 4 usages: %lld ms (report: total %llu ms, "
+	       "ending %llu ms, removal %llu ms)\n", n,
+	       (long long)(A.t_deleted - t0),
+	       (unsigned long long)A.rep.total_ms,
+	       (unsigned long long)A.rep.ending_ms,
+	       (unsigned long long)A.rep.removal_ms);
+	CHECK(wait_ev(&B, REDUM_DUM_EV_TERMINATED, n, 20000),
+	      "B saw %u BYEs of %u", sapp_n(&B, REDUM_DUM_EV_TERMINATED), n);
+	(void)shut(&B, 1, 2000, false);
+}
+
+
 int main(int argc, char **argv)
 {
 	const char *what = argc > 1 ? argv[1] : "stress";
@@ -375,6 +447,8 @@ int main(int argc, char **argv)
 		cycles(n);
 	else if (!strcmp(what, "calls"))
 		calls(n);
+	else if (!strcmp(what, "mixed"))
+		mixed(n);
 	else
 		stress(n);
 
