@@ -311,7 +311,16 @@ Test(pub_server, store_412_489_refresh_remove)
 
 	cr_expect_eq(sapp_sipp_wait(pid, SIPP_WAIT), 0, "sipp failed");
 
-	redum_sub_stats(A.dum, &st);
+	/* the counters are written by the DUM thread, which may still be
+	 * finishing the removal when SIPp has its last 200: wait (bounded)
+	 * until they settle */
+	for (int64_t end = tt_now() + 3000;;) {
+		redum_sub_stats(A.dum, &st);
+		if ((st.publish_in == 5 && st.pub_entries == 0) ||
+		    tt_now() > end)
+			break;
+		usleep(10000);
+	}
 	cr_expect_eq(st.publish_in, 5);
 	cr_expect_eq(st.pub_412, 1);
 	cr_expect_eq(st.pub_489, 1);
