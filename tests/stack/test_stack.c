@@ -1081,3 +1081,86 @@ Test(stack, notify_before_2xx_routed_to_early_dialog)
 	cr_assert_eq(st.req_in[REDUM_STACK_M_NOTIFY], 1);
 	cr_assert_eq(st.dialogs_alive, 0);
 }
+
+
+/* A graceful stop with 1,000 server and 1,000 client transactions in
+ * flight: the stop waits while the TU answers every server transaction
+ * (SIPp sees all 1,000 answered), and every client transaction still
+ * pending at the graceful bound is reported (CLI_ERROR) exactly once
+ * before TransactionUserRemoved. */
+Test(stack, graceful_stop_with_2000_transactions_in_flight, .timeout = 120)
+{
+	enum { N = 1000 };
+	static uint64_t srv[N];
+	static uint8_t reported[N];
+	struct redum_stack *stack = NULL;
+	struct redum_stack_event *ev;
+	struct redum_stack_stats st;
+	uint16_t hole = th_free_port();   /* nobody answers there */
+	char uri[64], hdrs[256];
+	unsigned nsrv = 0, nerr = 0, i;
+	struct ttu t;
+	pid_t pid;
+	int err;
+
+	/* T1 50 ms: the graceful bound is 64*T1 = 3.2 s */
+	cr_assert_eq(th_stack_start(&stack, 50), 0);
+	cr_assert_eq(ttu_start(&t, stack,
+			       REDUM_STACK_MBIT(REDUM_STACK_M_OPTIONS)), 0);
+
+	pid = th_sipp_spawn(target_of(stack), th_free_port(), "-sf",
+			    th_scen("uac_options.xml"), "-m", "1000", "-r",
+			    "1000", "-l", "1000", NULL);
+	cr_assert_gt(pid, 0);
+
+	snprintf(uri, sizeof(uri), "sip:hole@127.0.0.1:%u", hole);
+	for (i = 0; i < N; i++) {
+		snprintf(hdrs, sizeof(hdrs),
+			 "To: <%s>\r\nFrom: <sip:t@127.0.0.1>;tag=t%u\r\n"
+			 "Call-ID: hole-%u\r\nCSeq: 1 OPTIONS\r\n", uri, i, i);
+		while ((err = redum_stack_request(t.tu, 1 + i, 0, "OPTIONS",
+						  uri, NULL, hdrs, NULL, 0))
+		       == ENOSPC)
+			ttu_pump(&t, 1);
+		cr_assert_eq(err, 0);
+	}
+
+	while (nsrv < N && (ev = ttu_next(&t, 20000))) {
+		if (ev->type == REDUM_STACK_EV_REQUEST)
+			srv[nsrv++] = ev->id;
+		redum_stack_event_release(t.tu, ev);
+	}
+	cr_assert_eq(nsrv, N, "only %u of %u OPTIONS reached the TU", nsrv,
+		     N);
+
+	cr_assert_eq(redum_stack_shutdown(stack, false), 0);
+	for (i = 0; i < N; i++) {
+		while ((err = redum_stack_reply(t.tu, srv[i], 200, "OK", 0,
+						NULL, NULL, 0)) == ENOSPC)
+			usleep(1000);
+		cr_assert_eq(err, 0);
+	}
+
+	/* until TransactionUserRemoved: the client transactions' reports */
+	while ((ev = ttu_next(&t, 20000))) {
+		if (ev->type == REDUM_STACK_EV_CLI_ERROR) {
+			cr_assert(ev->id >= 1 && ev->id <= N);
+			cr_assert_not(reported[ev->id - 1], "token %llu twice",
+				      (unsigned long long)ev->id);
+			reported[ev->id - 1] = 1;
+			++nerr;
+		}
+		redum_stack_event_release(t.tu, ev);
+	}
+	cr_assert(t.removed, "no TransactionUserRemoved");
+	cr_assert_eq(nerr, N, "%u of %u client transactions reported", nerr,
+		     N);
+	cr_assert(ttu_finish(&t, 10000));
+	cr_assert_eq(redum_stack_join(stack, &st), 0);
+	cr_assert_eq(th_sipp_wait(pid, SIPP_WAIT), 0,
+		     "SIPp saw an OPTIONS unanswered");
+	cr_assert_eq(st.strans_alive, 0);
+	cr_assert_eq(st.ctrans_alive, 0);
+	cr_assert_eq(st.resp_out[1], N, "2xx sent: %llu",
+		     (unsigned long long)st.resp_out[1]);
+}
