@@ -16,6 +16,9 @@
  *   check_shutdown_stress mixed N    N calls + N registrations + N
  *                              subscriptions + N publications from A to B,
  *                              then A's graceful shutdown: none force-ended
+ *   check_shutdown_stress mixed_server N   the same, but B (N server invite
+ *                              sessions, N server subscriptions) shuts down
+ *                              first: none force-ended
  *   check_shutdown_stress calls N    N calls established between two instances,
  *                              then a graceful shutdown of the caller:
  *                              prints the time it took (a figure, not an
@@ -369,7 +372,7 @@ static void calls(unsigned n)
 /* N usages of each client type at once (calls, registrations,
  * subscriptions, publications, from A to B), then one graceful shutdown of
  * A that must end all of them in order, none force-ended. */
-static void mixed(unsigned n)
+static void mixed(unsigned n, bool server_first)
 {
 	struct redum_shutdown_conf c;
 	unsigned i;
@@ -413,6 +416,35 @@ static void mixed(unsigned n)
 	printf("mixed %u x 4 usages established in %lld ms\n", n,
 	       (long long)(t1 - t0));
 
+	if (server_first) {
+		/* B holds N server invite sessions and N server
+		 * subscriptions: it ends them all (BYE, NOTIFY terminated),
+		 * none force-ended; A's calls and subscriptions end with it */
+		redum_shutdown_conf_init(&c);
+		c.give_up_ms = 30000;
+		c.log = false;
+		t0 = tt_now();
+		CHECK(redum_dum_shutdown(B.dum, &c) == 0, "shutdown B");
+		ok = sapp_finish(&B, 30000 + MARGIN);
+		CHECK(ok, "shutdown of B done by deadline + margin");
+		CHECK(B.rep.nforced == 0, "B force-ended: %u", B.rep.nforced);
+		CHECK(B.rep.usages_at_start >= 2 * n,
+		      "B usages at start %u < %u", B.rep.usages_at_start,
+		      2 * n);
+		printf("server side: shutdown of %u usages: %lld ms\n",
+		       B.rep.usages_at_start, (long long)(B.t_deleted - t0));
+		CHECK(wait_ev(&A, REDUM_DUM_EV_TERMINATED, n, 20000),
+		      "A saw %u of %u calls end",
+		      sapp_n(&A, REDUM_DUM_EV_TERMINATED), n);
+		CHECK(wait_ev(&A, REDUM_DUM_EV_SUB_TERMINATED, n, 20000),
+		      "A saw %u of %u subscriptions end",
+		      sapp_n(&A, REDUM_DUM_EV_SUB_TERMINATED), n);
+		/* A's registrations and publications now have no peer:
+		 * bounded by a short give-up, not checked further */
+		(void)shut(&A, 0, 500, false);
+		return;
+	}
+
 	redum_shutdown_conf_init(&c);
 	c.give_up_ms = 30000;
 	c.log = false;
@@ -450,7 +482,9 @@ int main(int argc, char **argv)
 	else if (!strcmp(what, "calls"))
 		calls(n);
 	else if (!strcmp(what, "mixed"))
-		mixed(n);
+		mixed(n, false);
+	else if (!strcmp(what, "mixed_server"))
+		mixed(n, true);
 	else
 		stress(n);
 
