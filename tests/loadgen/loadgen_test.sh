@@ -197,7 +197,7 @@ kill)
 	case "$lrc" in 0|1) ;; *) fail "exit code $lrc" ;; esac
 	wait_exit "$rpid" 20
 	[ "$wrc" = 0 ] || fail "redumd exited $wrc after the loadgen's SIGTERM"
-	grep -q "redumd: stopping (signal 15)" "$work/redumd.err" ||
+	grep -q "redumd: shutting down (signal 15" "$work/redumd.err" ||
 		fail "redumd never got SIGTERM"
 	json_check "$work/lg.out" 'isinstance(j.get("kill"), dict) and j["kill"]["sent"] is True and j["kill"]["at_s"] >= 0.99 and j["kill"]["in_flight"] == j["kill"]["in_flight_completed"] + j["kill"]["in_flight_failed"] and j["kill"]["started_after"] == j["kill"]["completed_after"] + j["kill"]["failed_after"] and j["kill"]["started_after"] > 0' ||
 		fail "kill object"
