@@ -1001,13 +1001,13 @@ static void cmd_msg_handler(void *msg, void *arg)
 }
 
 
-static size_t sz(const char *s)
+size_t dum_pack_size(const char *s)
 {
 	return s ? strlen(s) + 1 : 0;
 }
 
 
-static const char *put(char **pp, const char *s)
+const char *dum_pack_str(char **pp, const char *s)
 {
 	size_t l;
 	char *d = *pp;
@@ -1039,9 +1039,9 @@ static struct dum_cmd *cmd_alloc(enum dum_cmd_type type, redum_dum_handle h,
 	if (!body)
 		body_len = 0;
 
-	n = sz(req->method) + sz(req->uri) + sz(req->to) + sz(req->from) +
-		sz(req->from_name) + sz(req->route) + sz(hdrs) +
-		sz(ctype) + sz(reason) + body_len + 1;
+	n = dum_pack_size(req->method) + dum_pack_size(req->uri) + dum_pack_size(req->to) + dum_pack_size(req->from) +
+		dum_pack_size(req->from_name) + dum_pack_size(req->route) + dum_pack_size(hdrs) +
+		dum_pack_size(ctype) + dum_pack_size(reason) + body_len + 1;
 
 	cmd = malloc(sizeof(*cmd) + n);
 	if (!cmd)
@@ -1052,15 +1052,15 @@ static struct dum_cmd *cmd_alloc(enum dum_cmd_type type, redum_dum_handle h,
 	cmd->h    = h;
 
 	p = cmd->data;
-	cmd->method    = put(&p, req->method);
-	cmd->uri       = put(&p, req->uri);
-	cmd->to        = put(&p, req->to);
-	cmd->from      = put(&p, req->from);
-	cmd->from_name = put(&p, req->from_name);
-	cmd->route     = put(&p, req->route);
-	cmd->hdrs      = put(&p, hdrs);
-	cmd->ctype     = put(&p, ctype);
-	cmd->reason    = put(&p, reason);
+	cmd->method    = dum_pack_str(&p, req->method);
+	cmd->uri       = dum_pack_str(&p, req->uri);
+	cmd->to        = dum_pack_str(&p, req->to);
+	cmd->from      = dum_pack_str(&p, req->from);
+	cmd->from_name = dum_pack_str(&p, req->from_name);
+	cmd->route     = dum_pack_str(&p, req->route);
+	cmd->hdrs      = dum_pack_str(&p, hdrs);
+	cmd->ctype     = dum_pack_str(&p, ctype);
+	cmd->reason    = dum_pack_str(&p, reason);
 	if (body_len) {
 		memcpy(p, body, body_len);
 		p[body_len] = '\0';

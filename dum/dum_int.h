@@ -88,6 +88,12 @@ struct dum_cmd {
 	char data[];
 };
 
+/** Packing of commands (one malloc, strings in data[]): the bytes of @p s
+ *  with its NUL (0 for NULL), and the copy of @p s to *pp, advancing it
+ *  (NULL stays NULL). Thread: any. */
+size_t dum_pack_size(const char *s);
+const char *dum_pack_str(char **pp, const char *s);
+
 /* ---- the usage framework ------------------------------------------------ */
 
 struct redum_dum;

@@ -655,24 +655,7 @@ void dum_reg_client_new(struct redum_dum *dum, struct dum_cmd *cmd)
 
 /* ---- public commands (any thread) -------------------------------------- */
 
-static size_t csz(const char *s)
-{
-	return s ? strlen(s) + 1 : 0;
-}
 
-
-static const char *cput(char **pp, const char *s)
-{
-	size_t l;
-	char *d = *pp;
-
-	if (!s)
-		return NULL;
-	l = strlen(s) + 1;
-	memcpy(d, s, l);
-	*pp = d + l;
-	return d;
-}
 
 
 static int cmd_push(struct redum_dum *dum, struct dum_cmd *cmd)
@@ -709,9 +692,9 @@ int redum_reg_register(struct redum_dum *dum, redum_dum_handle *hp,
 	prm.retry_min_s = req->retry_min_s;
 	prm.retry_max_s = req->retry_max_s;
 
-	n = csz(req->registrar) + csz(req->aor) + csz(req->contact) +
-		csz(req->route) + csz(req->hdrs) + csz(req->user) +
-		csz(req->password) + sizeof(prm);
+	n = dum_pack_size(req->registrar) + dum_pack_size(req->aor) + dum_pack_size(req->contact) +
+		dum_pack_size(req->route) + dum_pack_size(req->hdrs) + dum_pack_size(req->user) +
+		dum_pack_size(req->password) + sizeof(prm);
 
 	cmd = malloc(sizeof(*cmd) + n);
 	if (!cmd)
@@ -722,13 +705,13 @@ int redum_reg_register(struct redum_dum *dum, redum_dum_handle *hp,
 	cmd->h    = dum_new_handle(dum);
 
 	p = cmd->data;
-	cmd->uri    = cput(&p, req->registrar);
-	cmd->to     = cput(&p, req->aor);
-	cmd->from   = cput(&p, req->contact);
-	cmd->route  = cput(&p, req->route);
-	cmd->hdrs   = cput(&p, req->hdrs);
-	cmd->method = cput(&p, req->user);
-	cmd->reason = cput(&p, req->password);
+	cmd->uri    = dum_pack_str(&p, req->registrar);
+	cmd->to     = dum_pack_str(&p, req->aor);
+	cmd->from   = dum_pack_str(&p, req->contact);
+	cmd->route  = dum_pack_str(&p, req->route);
+	cmd->hdrs   = dum_pack_str(&p, req->hdrs);
+	cmd->method = dum_pack_str(&p, req->user);
+	cmd->reason = dum_pack_str(&p, req->password);
 	memcpy(p, &prm, sizeof(prm));   /* read back with memcpy: unaligned */
 	cmd->body = p;
 	cmd->body_len = sizeof(prm);

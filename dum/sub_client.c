@@ -463,24 +463,7 @@ int dum_sub_cmd_push(struct redum_dum *dum, struct dum_cmd *cmd)
 }
 
 
-static size_t csz(const char *s)
-{
-	return s ? strlen(s) + 1 : 0;
-}
 
-
-static const char *cput(char **pp, const char *s)
-{
-	size_t l;
-	char *d = *pp;
-
-	if (!s)
-		return NULL;
-	l = strlen(s) + 1;
-	memcpy(d, s, l);
-	*pp = d + l;
-	return d;
-}
 
 
 /* Packing of our commands: req's strings in uri/to/from/from_name/route/
@@ -504,9 +487,9 @@ struct dum_cmd *dum_sub_cmd_alloc(enum dum_cmd_type type, redum_dum_handle h,
 	if (!body)
 		body_len = 0;
 
-	n = csz(req->uri) + csz(req->to) + csz(req->from) +
-		csz(req->from_name) + csz(req->route) + csz(req->hdrs) +
-		csz(s1) + csz(s2) + csz(ctype) + body_len + 1;
+	n = dum_pack_size(req->uri) + dum_pack_size(req->to) + dum_pack_size(req->from) +
+		dum_pack_size(req->from_name) + dum_pack_size(req->route) + dum_pack_size(req->hdrs) +
+		dum_pack_size(s1) + dum_pack_size(s2) + dum_pack_size(ctype) + body_len + 1;
 
 	cmd = malloc(sizeof(*cmd) + n);
 	if (!cmd)
@@ -517,15 +500,15 @@ struct dum_cmd *dum_sub_cmd_alloc(enum dum_cmd_type type, redum_dum_handle h,
 	cmd->h    = h;
 
 	p = cmd->data;
-	cmd->uri       = cput(&p, req->uri);
-	cmd->to        = cput(&p, req->to);
-	cmd->from      = cput(&p, req->from);
-	cmd->from_name = cput(&p, req->from_name);
-	cmd->route     = cput(&p, req->route);
-	cmd->hdrs      = cput(&p, req->hdrs);
-	cmd->method    = cput(&p, s1);
-	cmd->reason    = cput(&p, s2);
-	cmd->ctype     = cput(&p, ctype);
+	cmd->uri       = dum_pack_str(&p, req->uri);
+	cmd->to        = dum_pack_str(&p, req->to);
+	cmd->from      = dum_pack_str(&p, req->from);
+	cmd->from_name = dum_pack_str(&p, req->from_name);
+	cmd->route     = dum_pack_str(&p, req->route);
+	cmd->hdrs      = dum_pack_str(&p, req->hdrs);
+	cmd->method    = dum_pack_str(&p, s1);
+	cmd->reason    = dum_pack_str(&p, s2);
+	cmd->ctype     = dum_pack_str(&p, ctype);
 	if (body_len) {
 		memcpy(p, body, body_len);
 		p[body_len] = '\0';
