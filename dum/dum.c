@@ -584,6 +584,8 @@ void dum_usage_free(struct dum_usage *u)
 
 	dum_dlg_destroy(u);
 
+	bool was_asked = u->shut_state == 1;
+
 	DCNT_DEC(dum->c.usages[u->cls->type][u->state]);
 	hash_unlink(&u->he);
 	list_unlink(&u->le);
@@ -594,7 +596,8 @@ void dum_usage_free(struct dum_usage *u)
 	if (dum->phase == PH_ENDING && !dum->usagel.head)
 		do_remove(dum);
 	else
-		dum_shut_usage_gone(dum);   /* the next stage may be due */
+		dum_shut_usage_gone(dum, was_asked); /* the next stage or
+							 more endings due */
 }
 
 

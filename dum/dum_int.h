@@ -382,7 +382,7 @@ int  dum_shut_alloc(struct redum_dum *dum);
 void dum_shut_free(struct redum_dum *dum);
 void dum_shut_teardown(struct redum_dum *dum);
 void dum_shut_check(struct redum_dum *dum);
-void dum_shut_usage_gone(struct redum_dum *dum);
+void dum_shut_usage_gone(struct redum_dum *dum, bool was_asked);
 void dum_shut_removing(struct redum_dum *dum);
 void dum_shut_removed(struct redum_dum *dum);
 void dum_shut_finished(struct redum_dum *dum);

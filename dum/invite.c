@@ -798,7 +798,19 @@ static void inv_request(struct dum_usage *u, struct redum_stack_event *ev)
 		in_reinvite(inv, ev);
 		return;
 
-	case REDUM_STACK_M_BYE:
+	case REDUM_STACK_M_BYE: {
+		struct redum_dum_event *tev = NULL;
+
+		/* the event copies the BYE first: the final reply hands the
+		 * request's view back to the stack, which may free it at
+		 * once (the lifetime rule, include/redum/stack.h) */
+		if (u->state != REDUM_INV_TERMINATING && !inv->silent) {
+			tev = dum_ev_new(u, REDUM_DUM_EV_TERMINATED, ev->msg);
+			if (tev) {
+				tev->reason = REDUM_TERM_REMOTE_BYE;
+				tev->related = inv->related;
+			}
+		}
 		(void)reply(inv, ev->id, 200, "OK", 0, NULL, NULL, 0, NULL);
 		if (u->state == REDUM_INV_TERMINATING) {
 			/* BYEs crossed: ours decides the reason */
@@ -808,22 +820,11 @@ static void inv_request(struct dum_usage *u, struct redum_stack_event *ev)
 			return;
 		}
 		reply_pending(inv, 487, "Request Terminated");
-		{
-			struct redum_dum_event *tev = NULL;
-
-			if (!inv->silent) {
-				tev = dum_ev_new(u, REDUM_DUM_EV_TERMINATED,
-						 ev->msg);
-				if (tev) {
-					tev->reason = REDUM_TERM_REMOTE_BYE;
-					tev->related = inv->related;
-				}
-			}
-			dum_ops->event_release(dum->tu, ev);
-			dum_ev_post(dum, tev);
-			dum_usage_free(u);
-		}
+		dum_ops->event_release(dum->tu, ev);
+		dum_ev_post(dum, tev);
+		dum_usage_free(u);
 		return;
+	}
 
 	case REDUM_STACK_M_INFO:
 		if (u->state == REDUM_INV_TERMINATING) {
@@ -831,8 +832,9 @@ static void inv_request(struct dum_usage *u, struct redum_stack_event *ev)
 				 "Exist", NULL);
 			return;
 		}
-		(void)reply(inv, ev->id, 200, "OK", 0, NULL, NULL, 0, NULL);
+		/* copied before the 200 hands the view back (as for BYE) */
 		post(inv, REDUM_DUM_EV_INFO, ev->msg, 0, 0);
+		(void)reply(inv, ev->id, 200, "OK", 0, NULL, NULL, 0, NULL);
 		dum_ops->event_release(dum->tu, ev);
 		return;
 

@@ -28,6 +28,18 @@
 
 #define ALL_TYPES (((1u << REDUM_USAGE_COUNT) - 1) & ~1u)
 
+/* Usages being ended at once. Asking 10,000 usages to end in one go
+ * sends 10,000 requests in one burst: the peer's (and our own) UDP
+ * receive buffer overflows, the kernel drops thousands of them, and each
+ * drop costs a retransmission 500 ms, 1 s, 2 s later: a graceful shutdown
+ * of 30k usages took 3-5 s, most of it waiting for retransmissions
+ * (docs/BENCHMARKS.md "Shutdown timing"). So a stage keeps at most
+ * SHUT_WINDOW usages asked and not yet gone, topped up when half of them
+ * went. A usage waiting for a silent peer holds its place at most
+ * SHUT_STALL_MS: then the window moves on regardless (a dead peer must
+ * not serialize the shutdown behind its timeouts). */
+enum { SHUT_WINDOW = 1024, SHUT_STALL_MS = 200 };
+
 struct dum_shut {
 	pthread_mutex_t mtx;
 	/* [mtx] the request, as asked by any thread */
@@ -47,6 +59,10 @@ struct dum_shut {
 	uint32_t nforced_cap;
 	uint64_t created_seen;           /* usages created at the last scan */
 	bool scan;                       /* a stage began: scan the usages  */
+	uint32_t ending;                 /* asked to end, not gone yet      */
+	bool more;                       /* usages of the stage not asked
+					    yet for want of room            */
+	uint64_t t_ask;                  /* last ask_end()                  */
 	uint64_t t_refresh;              /* last snapshot (rate bound)      */
 	/* [dum] until the app FIFO closes, then [app] */
 	struct redum_shutdown_report rep;
@@ -283,13 +299,17 @@ static void refresh(struct redum_dum *dum)
 	p.stage_types = sh->begun ? sh->masks[sh->cur] : 0;
 	p.elapsed_ms = sh->begun ? now - sh->t0 : 0;
 
-	for (le = dum->usagel.head; le; le = le->next) {
+	/* usages are appended at creation (dum.c): the head is the oldest,
+	 * and the walk stops at the 8th waiting one instead of visiting all
+	 * 30,000 usages every 20 ms (that alone was ~6% of a large
+	 * shutdown's CPU) */
+	oldest = dum->usagel.head ? dum->usagel.head->data : NULL;
+	for (le = dum->usagel.head;
+	     le && p.nwaiting < sizeof(p.waiting) / sizeof(p.waiting[0]);
+	     le = le->next) {
 		const struct dum_usage *u = le->data;
 
-		if (!oldest || u->born < oldest->born)
-			oldest = u;
-		if ((m & mask_of(u->cls->type)) &&
-		    p.nwaiting < sizeof(p.waiting) / sizeof(p.waiting[0]))
+		if (m & mask_of(u->cls->type))
 			describe(&p.waiting[p.nwaiting++], u, now);
 	}
 	if (oldest)
@@ -409,21 +429,32 @@ static struct dum_usage *find(struct redum_dum *dum, uint64_t h)
 }
 
 
-/* Asks every usage of @p mask not asked yet to end. Ending one may free
- * it (and, in principle, others), so the targets are named by handle
- * first and looked up again one by one. */
-static void ask_end(struct redum_dum *dum, uint32_t mask)
+/* Asks usages of @p mask not asked yet to end, as many as the window
+ * has room for (sh->more: some are left). Ending one may free it (and, in
+ * principle, others), so the targets are named by handle first and looked
+ * up again one by one. */
+static void ask_end(struct redum_dum *dum, uint32_t mask, uint64_t now)
 {
 	struct dum_shut *sh = dum->shut;
 	uint64_t *hv;
-	size_t n = 0, cap = 0, i;
+	size_t n = 0, cap = 0, room, i;
 	struct le *le;
 
-	for (le = dum->usagel.head; le; le = le->next) {
+	room = sh->ending < SHUT_WINDOW ? SHUT_WINDOW - sh->ending : 0;
+	if (room < SHUT_WINDOW / 2 && now - sh->t_ask >= SHUT_STALL_MS)
+		room = SHUT_WINDOW / 2;
+	sh->more = false;
+
+	/* counting stops past the room: only "more or not" matters */
+	for (le = dum->usagel.head; le && cap <= room; le = le->next) {
 		struct dum_usage *u = le->data;
 
 		if (!u->shut_state && (mask & mask_of(u->cls->type)))
 			++cap;
+	}
+	if (cap > room) {
+		sh->more = true;
+		cap = room;
 	}
 	if (!cap)
 		return;
@@ -433,6 +464,7 @@ static void ask_end(struct redum_dum *dum, uint32_t mask)
 		sh->scan = true;    /* the next step retries */
 		return;
 	}
+	sh->t_ask = now;
 
 	for (le = dum->usagel.head; le && n < cap; le = le->next) {
 		struct dum_usage *u = le->data;
@@ -448,6 +480,7 @@ static void ask_end(struct redum_dum *dum, uint32_t mask)
 			continue;
 
 		u->shut_state = 1;
+		++sh->ending;
 		++sh->rep.stages[sh->cur].ended;
 		if (u->cls->end)
 			u->cls->end(u);
@@ -471,9 +504,11 @@ static uint64_t created(struct redum_dum *dum)
 
 /* One step: end what the current stage (and those before) holds, and go
  * on to the next stage while nothing of them is left. The usage list is
- * only scanned when a stage begins or a usage was created since the last
- * scan, so the step after each usage freed costs O(types x states), and
- * ending n usages O(n) (the snapshot is refreshed by the tick). */
+ * only scanned when a stage begins, a usage was created since the last
+ * scan, or the window has room again (SHUT_WINDOW), so the step after
+ * each usage freed costs O(types x states), and ending n usages
+ * O(n * n / SHUT_WINDOW) list steps at worst (the snapshot is refreshed by
+ * the tick). */
 static void step(struct redum_dum *dum, bool snapshot)
 {
 	struct dum_shut *sh = dum->shut;
@@ -485,11 +520,14 @@ static void step(struct redum_dum *dum, bool snapshot)
 	for (;;) {
 		uint32_t m = cum_mask(sh);
 		uint64_t c = created(dum);
+		uint64_t now = dum_shut_now();
 
-		if (sh->scan || c != sh->created_seen) {
+		if (sh->scan || c != sh->created_seen ||
+		    (sh->more && (sh->ending <= SHUT_WINDOW / 2 ||
+				  now - sh->t_ask >= SHUT_STALL_MS))) {
 			sh->scan = false;
 			sh->created_seen = c;
-			ask_end(dum, m);
+			ask_end(dum, m, now);
 			if (dum->phase != PH_ENDING)
 				return;  /* the last usage went: removal */
 		}
@@ -658,10 +696,12 @@ void dum_shut_check(struct redum_dum *dum)
 
 /* DUM thread: a usage was freed while ending; step soon (not from inside
  * the usage's own code). */
-void dum_shut_usage_gone(struct redum_dum *dum)
+void dum_shut_usage_gone(struct redum_dum *dum, bool was_asked)
 {
 	struct dum_shut *sh = dum->shut;
 
+	if (sh && was_asked && sh->ending)
+		--sh->ending;
 	if (dum->phase == PH_ENDING && sh)
 		tmr_start(&sh->tmr_step, 0, step_tmr, dum);
 }

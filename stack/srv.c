@@ -13,6 +13,7 @@
  *  - a CANCEL matching a pending strans is answered 200 by libre, which
  *    then calls our cancel handler.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <string.h>
 #include <re.h>
@@ -307,6 +308,206 @@ static void udp_rxsz(struct redum_stack *stack, const struct sip_msg *msg)
 }
 
 
+/* ---- checks libre leaves to the UAS ------------------------------------- */
+
+enum { CHECK_DROP = 1 };   /* not a status: drop without a word */
+
+static bool pl_digits(const struct pl *pl, size_t maxlen)
+{
+	size_t i;
+
+	if (!pl->l || pl->l > maxlen)
+		return false;
+	for (i = 0; i < pl->l; i++) {
+		if (pl->p[i] < '0' || pl->p[i] > '9')
+			return false;
+	}
+
+	return true;
+}
+
+
+/* libre's uri_decode() takes "<sip:a@b>" (scheme "<sip") and
+ * "sip:@@::%%%" (host "@::%%%"): the scheme must be a token (RFC 3261 25.1,
+ * then 416 if unknown) and a sip/sips host a hostname or an IP literal. */
+static bool uri_plausible(const struct uri *uri)
+{
+	size_t i;
+
+	if (!uri->scheme.l)
+		return false;
+	for (i = 0; i < uri->scheme.l; i++) {
+		char c = uri->scheme.p[i];
+
+		if (!isalnum((unsigned char)c) && c != '+' && c != '-' &&
+		    c != '.')
+			return false;
+	}
+
+	if (pl_strcasecmp(&uri->scheme, "sip") &&
+	    pl_strcasecmp(&uri->scheme, "sips"))
+		return true;   /* 416, not 400 */
+
+	if (!uri->host.l)
+		return false;
+	for (i = 0; i < uri->host.l; i++) {
+		char c = uri->host.p[i];
+
+		if (!isalnum((unsigned char)c) && c != '.' && c != '-' &&
+		    c != ':' && c != '[' && c != ']')
+			return false;
+	}
+
+	return true;
+}
+
+
+/* libre's decoder drops what it cannot parse (start line, Via, To, From,
+ * CSeq, Content-Type; docs/HARDENING.md) but lets through a request that
+ * lacks mandatory headers or whose values contradict each other. Such a
+ * request must not reach a TU (which would build dialogs from half a
+ * message): RFC 3261 8.2.1/8.2.2 (416, 420), 8.1.1 and 20 (mandatory
+ * headers: 400), 18.3 (UDP: Content-Length beyond the datagram: 400).
+ * Returns 0, CHECK_DROP (no Via: a response could not be routed; libre
+ * would send it to the source address's port 5060, i.e. to a stranger),
+ * or the status to refuse with (*reason set). */
+static uint16_t req_check(const struct sip_msg *msg, const char **reason)
+{
+	const struct sip_hdr *hdr;
+	struct pl num;
+
+	if (!pl_isset(&msg->via.sentby))
+		return CHECK_DROP;
+
+	if (!pl_isset(&msg->callid)) {
+		*reason = "Bad Request (missing Call-ID)";
+		return 400;
+	}
+	if (!pl_isset(&msg->from.val)) {
+		*reason = "Bad Request (missing From)";
+		return 400;
+	}
+	if (!pl_isset(&msg->to.val)) {
+		*reason = "Bad Request (missing To)";
+		return 400;
+	}
+
+	hdr = sip_msg_hdr(msg, SIP_HDR_CSEQ);
+	if (!hdr || !pl_isset(&msg->cseq.met)) {
+		*reason = "Bad Request (missing CSeq)";
+		return 400;
+	}
+	if (pl_cmp(&msg->cseq.met, &msg->met)) {
+		*reason = "Bad Request (CSeq method)";
+		return 400;
+	}
+	/* libre reads the number with pl_u32(), which wraps, and its
+	 * unanchored regex takes junk before it: check the text (RFC 3261
+	 * 8.1.1.5: digits, below 2^31) */
+	if (re_regex(hdr->val.p, hdr->val.l, "[0-9]+", &num) ||
+	    num.p != hdr->val.p || num.l > 10 ||
+	    pl_u64(&num) > 0x7fffffffu) {
+		*reason = "Bad Request (CSeq number)";
+		return 400;
+	}
+
+	if (pl_isset(&msg->maxfwd) &&
+	    (!pl_digits(&msg->maxfwd, 3) || pl_u32(&msg->maxfwd) > 255)) {
+		*reason = "Bad Request (Max-Forwards)";
+		return 400;
+	}
+
+	if (pl_isset(&msg->clen) &&
+	    (!pl_digits(&msg->clen, 10) ||
+	     (msg->tp == SIP_TRANSP_UDP &&
+	      pl_u64(&msg->clen) > mbuf_get_left(msg->mb)))) {
+		*reason = "Bad Request (Content-Length)";
+		return 400;
+	}
+
+	/* a dialog-creating request without a usable Contact would be
+	 * answered 2xx with no dialog behind it (sip_dialog_accept fails):
+	 * RFC 3261 8.1.1.8, 12.1.1 */
+	if (!pl_isset(&msg->to.tag) &&
+	    (!pl_strcmp(&msg->met, "INVITE") ||
+	     !pl_strcmp(&msg->met, "SUBSCRIBE") ||
+	     !pl_strcmp(&msg->met, "REFER"))) {
+		struct sip_addr addr;
+
+		hdr = sip_msg_hdr(msg, SIP_HDR_CONTACT);
+		if (!hdr || sip_addr_decode(&addr, &hdr->val)) {
+			*reason = "Bad Request (Contact)";
+			return 400;
+		}
+		/* nor can a dialog be found again without the peer's tag
+		 * (RFC 3261 8.1.1.3 makes it mandatory; RFC 2543 peers
+		 * are not supported) */
+		if (!pl_isset(&msg->from.tag)) {
+			*reason = "Bad Request (From tag)";
+			return 400;
+		}
+	}
+
+	if (!uri_plausible(&msg->uri)) {
+		*reason = "Bad Request (Request-URI)";
+		return 400;
+	}
+
+	if (pl_strcasecmp(&msg->uri.scheme, "sip") &&
+	    pl_strcasecmp(&msg->uri.scheme, "sips")) {
+		*reason = "Unsupported URI Scheme";
+		return 416;
+	}
+
+	/* redum implements no extension: any Require is unsupported (RFC
+	 * 3261 8.2.2.3; not for ACK, nor CANCEL) */
+	if (sip_msg_hdr(msg, SIP_HDR_REQUIRE) &&
+	    pl_strcmp(&msg->met, "ACK") && pl_strcmp(&msg->met, "CANCEL")) {
+		*reason = "Bad Extension";
+		return 420;
+	}
+
+	return 0;
+}
+
+
+static bool unsupported_apply(const struct sip_hdr *hdr,
+			      const struct sip_msg *msg, void *arg)
+{
+	(void)msg;
+
+	/* one header line per option tag: no list to build */
+	(void)mbuf_printf(arg, "Unsupported: %r\r\n", &hdr->val);
+	return false;
+}
+
+
+static void reply_malformed(struct redum_stack *stack,
+			    const struct sip_msg *msg, uint16_t scode,
+			    const char *reason)
+{
+	struct mbuf *mb = NULL;
+	int err;
+
+	if (scode == 420) {
+		mb = mbuf_alloc(128);
+		if (mb)
+			(void)sip_msg_hdr_apply(msg, true, SIP_HDR_REQUIRE,
+						unsupported_apply, mb);
+	}
+
+	err = sip_treplyf(NULL, NULL, stack->sip, msg, false, scode, reason,
+			  "%bContent-Length: 0\r\n\r\n",
+			  mb ? (const char *)mb->buf : "",
+			  mb ? mb->end : (size_t)0);
+	if (err)
+		CNT_INC(stack->c.send_errors);
+	else
+		count_reply(stack, scode);
+	mem_deref(mb);
+}
+
+
 bool srv_request_handler(const struct sip_msg *msg, void *arg)
 {
 	struct redum_stack *stack = arg;
@@ -314,7 +515,9 @@ bool srv_request_handler(const struct sip_msg *msg, void *arg)
 	struct redum_stack_event *ev;
 	struct tu_rec *rec;
 	struct srv *srv;
+	const char *reason = NULL;
 	uint64_t dlg = 0;
+	uint16_t scode;
 	bool leaving;
 	int err;
 
@@ -323,6 +526,15 @@ bool srv_request_handler(const struct sip_msg *msg, void *arg)
 	m = redum_stack_method_of(&msg->met);
 	CNT_INC(stack->c.req_in[m]);
 	udp_rxsz(stack, msg);
+
+	scode = req_check(msg, &reason);
+	if (scode) {
+		CNT_INC(stack->c.malformed);
+		/* a malformed ACK is dropped: an ACK is never answered */
+		if (scode != CHECK_DROP && m != REDUM_STACK_M_ACK)
+			reply_malformed(stack, msg, scode, reason);
+		return true;
+	}
 
 	if (m == REDUM_STACK_M_ACK) {
 		ack_handle(stack, msg);
@@ -363,7 +575,11 @@ bool srv_request_handler(const struct sip_msg *msg, void *arg)
 	else {
 		rec = route(stack, m, &leaving);
 		if (!rec) {
-			if (leaving) {
+			/* No TU at all (not yet: a server answers before its
+			 * TUs are added, or no more): nobody can judge the
+			 * method, and it is temporary, so 503 + Retry-After,
+			 * not 501, which would tell the peer not to retry. */
+			if (leaving || list_isempty(&stack->tul)) {
 				stack_reply_busy(stack, msg, NULL);
 				return true;
 			}
@@ -374,8 +590,11 @@ bool srv_request_handler(const struct sip_msg *msg, void *arg)
 	}
 
 	/* Events already wait behind a full FIFO: a new request would only
-	 * wait longer; refuse it so the peer retries later. */
-	if (rec->ovf_head) {
+	 * wait longer; refuse it so the peer retries later. An in-dialog one
+	 * (BYE, re-INVITE, NOTIFY...) is not refused: it joins the overflow
+	 * list below, in order, so an overloaded TU keeps serving the
+	 * dialogs it has (docs/OVERLOAD.md). */
+	if (rec->ovf_head && !dlg) {
 		stack_reply_busy(stack, msg, NULL);
 		return true;
 	}
@@ -417,7 +636,14 @@ bool srv_request_handler(const struct sip_msg *msg, void *arg)
 	ev->id  = srv->id;
 	ev->msg = msg;
 
-	err = stack_tu_push(stack, rec, ev);
+	if (dlg) {
+		/* never refused: the overflow list if the FIFO is full */
+		stack_post(stack, rec, ev);
+		err = 0;
+	}
+	else {
+		err = stack_tu_push(stack, rec, ev);
+	}
 	if (err) {
 		stack_ev_free(ev);
 		stack_reply_busy(stack, msg, &srv->st);

@@ -11,12 +11,14 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <re.h>
 #include "stack_int.h"
 #include "udp_batch.h"
 
 enum {
+	MAXFDS_MAX = 65536,          /* stack_maxfds() */
 	TICK_MS = 20,                /* housekeeping: released views, overflow
 					lists, removal and stop progress     */
 	DEFAULT_HSIZE = 1u << 19,    /* ~20k tx/s kept 64 s = 1.28M entries:
@@ -292,11 +294,17 @@ static void ovf_flush(struct tu_rec *rec)
 {
 	while (rec->ovf_head) {
 		struct redum_stack_event *ev = rec->ovf_head;
+		/* read before the push: once pushed the event is the TU's,
+		 * which may release it (and reuse ->next) at once; reading
+		 * it after lost the rest of the list now and then (found
+		 * by tests/overload: BYEs parked behind a full FIFO never
+		 * answered) */
+		struct redum_stack_event *next = ev->next;
 
 		if (redum_fifo_push(rec->fifo, ev))
 			return;
 
-		rec->ovf_head = ev->next;
+		rec->ovf_head = next;
 		if (!rec->ovf_head)
 			rec->ovf_tail = NULL;
 	}
@@ -492,6 +500,28 @@ static void rec_done(struct redum_stack *stack, struct tu_rec *rec)
 }
 
 
+/* libre's trace hook sees every message it decoded, before its
+ * transaction layer: the one place where retransmissions it absorbs can be
+ * counted (docs/OVERLOAD.md, the accounting identity). Sent messages are
+ * counted elsewhere (req_out, resp_out). */
+static void rx_trace(bool tx, enum sip_transp tp, const struct sa *src,
+		     const struct sa *dst, const uint8_t *pkt, size_t len,
+		     void *arg)
+{
+	struct redum_stack *stack = arg;
+	(void)tp;
+	(void)src;
+	(void)dst;
+
+	if (tx)
+		return;
+	if (len >= 4 && !memcmp(pkt, "SIP/", 4))
+		CNT_INC(stack->c.resp_rx);
+	else
+		CNT_INC(stack->c.req_rx);
+}
+
+
 static void exit_handler(void *arg)
 {
 	struct redum_stack *stack = arg;
@@ -633,6 +663,12 @@ static void rx_stats(struct redum_stack *stack)
 	atomic_store_explicit(&stack->c.rx_calls, ubs.calls,
 			      memory_order_relaxed);
 	atomic_store_explicit(&stack->c.rx_dgrams, ubs.dgrams,
+			      memory_order_relaxed);
+	atomic_store_explicit(&stack->c.tx_calls, ubs.tx_calls,
+			      memory_order_relaxed);
+	atomic_store_explicit(&stack->c.tx_dgrams, ubs.tx_dgrams,
+			      memory_order_relaxed);
+	atomic_store_explicit(&stack->c.tx_errors, ubs.tx_errors,
 			      memory_order_relaxed);
 }
 
@@ -835,6 +871,8 @@ static int stack_setup(struct redum_stack *stack)
 			return err;
 	}
 
+	sip_set_trace_handler(stack->sip, rx_trace);
+
 	err  = sip_listen(&stack->lsnr_req, stack->sip, true,
 			  srv_request_handler, stack);
 	err |= sip_listen(&stack->lsnr_resp, stack->sip, false,
@@ -888,6 +926,22 @@ static void stack_teardown(struct redum_stack *stack)
 }
 
 
+/* libre's loop takes only fds below its maxfds, FD_SETSIZE (1024) unless
+ * set before the loop's first fd: every TCP connection past ~1000 would be
+ * refused (EMFILE from fd_listen). Size it from RLIMIT_NOFILE, bounded so
+ * the loop's tables stay small (~40 bytes an fd). */
+static int stack_maxfds(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur == RLIM_INFINITY ||
+	    rl.rlim_cur > MAXFDS_MAX)
+		return MAXFDS_MAX;
+
+	return rl.rlim_cur < 1024 ? 1024 : (int)rl.rlim_cur;
+}
+
+
 static void *stack_thread(void *arg)
 {
 	struct redum_stack *stack = arg;
@@ -902,6 +956,13 @@ static void *stack_thread(void *arg)
 
 	err = re_thread_init();
 	if (err) {
+		start_done(stack, err);
+		return NULL;
+	}
+
+	err = fd_setsize(stack_maxfds());
+	if (err) {
+		re_thread_close();
 		start_done(stack, err);
 		return NULL;
 	}
@@ -1144,6 +1205,7 @@ void redum_stack_stats(const struct redum_stack *stack,
 	st->fork_absorbed   = LD(s->c.fork_absorbed);
 	st->fork_late       = LD(s->c.fork_late);
 	st->unclaimed       = LD(s->c.unclaimed);
+	st->malformed       = LD(s->c.malformed);
 	st->busy_503        = LD(s->c.busy_503);
 	st->shed_503        = LD(s->c.shed_503);
 	st->overloads       = LD(s->c.overloads);
@@ -1151,6 +1213,19 @@ void redum_stack_stats(const struct redum_stack *stack,
 	st->rx_wakes        = LD(s->c.rx_wakes);
 	st->rx_calls        = LD(s->c.rx_calls);
 	st->rx_dgrams       = LD(s->c.rx_dgrams);
+	st->req_rx          = LD(s->c.req_rx);
+	st->resp_rx         = LD(s->c.resp_rx);
+	{
+		uint64_t in = 0;
+
+		for (int i = 0; i < REDUM_STACK_M_COUNT; i++)
+			in += st->req_in[i];
+		/* read apart, not together: never below zero */
+		st->req_absorbed = st->req_rx > in ? st->req_rx - in : 0;
+	}
+	st->tx_calls        = LD(s->c.tx_calls);
+	st->tx_dgrams       = LD(s->c.tx_dgrams);
+	st->tx_errors       = LD(s->c.tx_errors);
 	st->overflowed      = LD(s->c.overflowed);
 	st->cmd_rejected    = LD(s->c.cmd_rejected);
 	st->cmd_failed      = LD(s->c.cmd_failed);
@@ -1210,6 +1285,7 @@ int redum_stack_stats_print(struct re_printf *pf,
 	err |= pr(pf, "fork_absorbed", st->fork_absorbed);
 	err |= pr(pf, "fork_late", st->fork_late);
 	err |= pr(pf, "unclaimed", st->unclaimed);
+	err |= pr(pf, "malformed", st->malformed);
 	err |= pr(pf, "busy_503", st->busy_503);
 	err |= pr(pf, "shed_503", st->shed_503);
 	err |= pr(pf, "overloads", st->overloads);
@@ -1217,6 +1293,12 @@ int redum_stack_stats_print(struct re_printf *pf,
 	err |= pr(pf, "rx_wakes", st->rx_wakes);
 	err |= pr(pf, "rx_calls", st->rx_calls);
 	err |= pr(pf, "rx_dgrams", st->rx_dgrams);
+	err |= pr(pf, "req_rx", st->req_rx);
+	err |= pr(pf, "resp_rx", st->resp_rx);
+	err |= pr(pf, "req_absorbed", st->req_absorbed);
+	err |= pr(pf, "tx_calls", st->tx_calls);
+	err |= pr(pf, "tx_dgrams", st->tx_dgrams);
+	err |= pr(pf, "tx_errors", st->tx_errors);
 	err |= pr(pf, "overflowed", st->overflowed);
 	err |= pr(pf, "cmd_rejected", st->cmd_rejected);
 	err |= pr(pf, "cmd_failed", st->cmd_failed);

@@ -37,7 +37,11 @@ struct counters {
 	_Atomic uint64_t forks, fork_absorbed, fork_late;
 	_Atomic uint64_t shed_503, overloads, rx_drops;
 	_Atomic uint64_t rx_wakes, rx_calls, rx_dgrams; /* udp_batch.c  */
+	_Atomic uint64_t req_rx, resp_rx;   /* stack.c rx_trace: every message
+					      libre decoded */
+	_Atomic uint64_t tx_calls, tx_dgrams, tx_errors;
 	_Atomic uint64_t cmd_rejected, cmd_failed, send_errors;
+	_Atomic uint64_t malformed;                     /* srv.c req_check */
 };
 
 enum cmd_type {

@@ -60,6 +60,12 @@ struct wheel {
 static __thread struct wheel *tls_wheel
 	__attribute__((tls_model("initial-exec")));
 
+/* The calling thread's idle hook (redum_loop_set_idle). */
+static __thread redum_loop_idle_h *tls_idleh
+	__attribute__((tls_model("initial-exec")));
+static __thread void *tls_idle_arg
+	__attribute__((tls_model("initial-exec")));
+
 static pthread_once_t wheel_once = PTHREAD_ONCE_INIT;
 static pthread_key_t wheel_key;  /* only for its destructor at thread exit */
 static uintptr_t libre_text_lo;  /* libre.so's executable segment, to count */
@@ -535,6 +541,10 @@ uint64_t tmr_next_timeout(struct list *tmrl)
 
 	(void)tmrl;
 
+	/* re_main is about to wait: what the round held back goes now */
+	if (tls_idleh)
+		tls_idleh(tls_idle_arg);
+
 	if (!w || !w->st.pending)
 		return 0;
 
@@ -676,6 +686,13 @@ void redum_tmr_wheel_stats(struct redum_tmr_stats *st)
 		*st = w->st;
 	else
 		memset(st, 0, sizeof(*st));
+}
+
+
+void redum_loop_set_idle(redum_loop_idle_h *h, void *arg)
+{
+	tls_idleh    = h;
+	tls_idle_arg = arg;
 }
 
 

@@ -34,4 +34,19 @@ typedef uint64_t (redum_tmr_clock_h)(void *arg);
  */
 int redum_tmr_wheel_set_clock(redum_tmr_clock_h *clockh, void *arg);
 
+/** A hook a thread's libre loop runs before each wait for I/O. */
+typedef void (redum_loop_idle_h)(void *arg);
+
+/**
+ * Sets the calling thread's idle hook (NULL: none). re_main() asks
+ * tmr_next_timeout() for its wait before every epoll_wait(), and the wheel
+ * runs the hook first: work held back during a round (udp_batch.c queues
+ * datagrams for one sendmmsg()) goes out before the thread sleeps. It runs
+ * only where the wheel is in effect (redum_tmr_wheel_active()), so a caller
+ * must check that before holding anything back.
+ *
+ * Thread: the loop's own. Wait-free.
+ */
+void redum_loop_set_idle(redum_loop_idle_h *h, void *arg);
+
 #endif /* REDUM_STACK_TMR_WHEEL_H */

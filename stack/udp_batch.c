@@ -28,6 +28,18 @@
  * a captured socket gives the socket back to libre (udp_thread_attach(),
  * which re-installs libre's own read handler) before registering it.
  *
+ * Sending: udp_send() is interposed as well. On a captured socket, while
+ * the stack thread's loop runs a round, datagrams are copied into a queue
+ * per fd and go out together with one sendmmsg() when the loop is about to
+ * wait (the wheel's idle hook, tmr_wheel.h), when a queue is full, or
+ * before a datagram too big for a slot (order is kept). On loopback each
+ * sendto() also runs the receiver's side and wakes it; one call per round
+ * instead of one per message saves system calls here and wake-ups there.
+ * What libre's udp_send() would have returned as an error is known only at
+ * the flush: it is counted (tx_errors) and the datagram is lost, as on the
+ * wire; the transactions' retransmissions recover it. Held back only where
+ * the wheel is in effect (its idle hook is what flushes).
+ *
  * Threads: the capture list is per thread (__thread); a captured socket is
  * read and configured only on the thread that created it (libre's rule for
  * its sockets anyway). The interposed setters look the socket up in the
@@ -39,12 +51,26 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <re.h>
+#include <redum/timer.h>
+#include "stack/tmr_wheel.h"
 #include "stack/udp_batch.h"
 
 enum {
 	BATCH  = 32,     /* datagrams per recvmmsg()                          */
 	ROUNDS = 4,      /* recvmmsg() calls per wake-up at most              */
 	RXSZ_DEFAULT = 8192,   /* libre's UDP_RXSZ_DEFAULT                    */
+	TXBATCH = 64,    /* datagrams queued per fd before a sendmmsg()       */
+	TXSLOT  = 2048,  /* bytes per queued datagram; bigger go at once      */
+};
+
+/* Datagrams waiting for the round's end, for one fd. */
+struct txq {
+	int fd;
+	uint32_t n;
+	uint8_t *buf;                        /* TXBATCH * TXSLOT          */
+	struct mmsghdr hdr[TXBATCH];
+	struct iovec iov[TXBATCH];
+	struct sockaddr_storage dst[TXBATCH];
 };
 
 struct ubsock {
@@ -57,6 +83,7 @@ struct ubsock {
 	size_t rxsz, presz;
 	bool released;           /* given back to libre                       */
 	uint8_t *buf;            /* BATCH * rxsz                              */
+	struct txq *txq[2];      /* per fd[], allocated at the first send     */
 	struct udp_batch *ub;
 	struct udp_batch_stats *st;
 };
@@ -67,6 +94,8 @@ struct udp_batch {
 	struct list socks;
 	struct udp_sock *last;
 	bool capture;
+	bool tx_defer;           /* the wheel's idle hook flushes: hold sends */
+	bool tx_pending;         /* some txq is not empty                     */
 	struct udp_batch_stats st;
 };
 
@@ -79,6 +108,8 @@ typedef int (udp_register_helper_f)(struct udp_helper **, struct udp_sock *,
 				    int, udp_helper_send_h *,
 				    udp_helper_recv_h *, void *);
 typedef int (udp_thread_attach_f)(struct udp_sock *);
+typedef int (udp_send_f)(struct udp_sock *, const struct sa *,
+			 struct mbuf *);
 
 /* The calling thread's batch receiver (NULL: none). initial-exec: see
  * tmr_wheel.c. */
@@ -94,6 +125,7 @@ static struct {
 	udp_size_set_f *rxsz_set, *presz_set;
 	udp_register_helper_f *register_helper;
 	udp_thread_attach_f *thread_attach;
+	udp_send_f *send;
 } next;
 static pthread_once_t next_once = PTHREAD_ONCE_INIT;
 
@@ -112,6 +144,7 @@ static void next_init(void)
 		dlsym(RTLD_NEXT, "udp_register_helper");
 	next.thread_attach =
 		(udp_thread_attach_f *)dlsym(RTLD_NEXT, "udp_thread_attach");
+	next.send = (udp_send_f *)dlsym(RTLD_NEXT, "udp_send");
 }
 
 
@@ -139,11 +172,63 @@ static struct ubsock *lookup(const struct udp_sock *us)
 }
 
 
+/* Sends what a queue holds, in order. A datagram the kernel refuses is
+ * counted and skipped (see the file comment). */
+static void txq_flush(struct udp_batch_stats *st, struct txq *q)
+{
+	uint32_t i = 0;
+
+	while (i < q->n) {
+		int n = sendmmsg(q->fd, &q->hdr[i], q->n - i, 0);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			++st->tx_errors;   /* this one is lost; go on */
+			++i;
+			continue;
+		}
+
+		++st->tx_calls;
+		st->tx_dgrams += (uint64_t)n;
+		i += (uint32_t)n;
+	}
+
+	q->n = 0;
+}
+
+
+static void ubsock_flush(struct ubsock *s)
+{
+	for (int i = 0; i < 2; i++) {
+		if (s->txq[i] && s->txq[i]->n)
+			txq_flush(s->st, s->txq[i]);
+	}
+}
+
+
+/* The wheel's idle hook: the loop is about to wait. */
+static void ub_idle(void *arg)
+{
+	struct udp_batch *ub = arg;
+	struct le *le;
+
+	if (!ub->tx_pending)
+		return;
+	ub->tx_pending = false;
+
+	for (le = ub->socks.head; le; le = le->next)
+		ubsock_flush(le->data);
+}
+
+
 /* The socket is libre's again (or gone): drop our reference. */
 static void release(struct ubsock *s)
 {
 	if (s->released)
 		return;
+
+	ubsock_flush(s);  /* what it queued while ours */
 
 	s->released = true;
 	s->fd[0] = s->fd[1] = -1;
@@ -157,6 +242,21 @@ static void release(struct ubsock *s)
 static bool orphaned(const struct ubsock *s)
 {
 	return !s->released && mem_nrefs(s->us) == 1;
+}
+
+
+/* RFC 3261 7.5: CRLFs before the start line SHOULD be ignored; libre's
+ * decoder wants the start line first and would drop the message. A bare
+ * keep-alive (CRLFs only) is left alone: libre ignores it. */
+static void skip_crlf(struct mbuf *mb)
+{
+	size_t pos = mb->pos;
+
+	while (mb->end - pos >= 2 && mb->buf[pos] == '\r' &&
+	       mb->buf[pos + 1] == '\n')
+		pos += 2;
+	if (pos < mb->end)
+		mb->pos = pos;
 }
 
 
@@ -218,6 +318,7 @@ static void ub_read_batch(struct ubsock *s, int fd)
 			memcpy(mb->buf + s->presz, iov[i].iov_base, len);
 			mb->pos = s->presz;
 			mb->end = s->presz + len;
+			skip_crlf(mb);
 
 			sa_init(&sa, AF_UNSPEC);
 			memcpy(&sa.u, &src[i], hdr[i].msg_hdr.msg_namelen);
@@ -282,6 +383,11 @@ static void ubsock_destructor(void *data)
 	list_unlink(&s->le);
 	release(s);
 	mem_deref(s->buf);
+	for (int i = 0; i < 2; i++) {
+		if (s->txq[i])
+			mem_deref(s->txq[i]->buf);
+		mem_deref(s->txq[i]);
+	}
 }
 
 
@@ -353,6 +459,82 @@ int udp_listen(struct udp_sock **usp, const struct sa *local,
 	 * usual, which is correct, only slower. */
 	if (!take_over(ub, *usp, rh, arg))
 		ub->last = *usp;
+
+	return 0;
+}
+
+
+static struct txq *txq_get(struct ubsock *s, int fd)
+{
+	struct txq *q;
+	int i;
+
+	if (fd == s->fd[0])
+		i = 0;
+	else if (fd == s->fd[1])
+		i = 1;
+	else
+		return NULL;
+
+	if (s->txq[i])
+		return s->txq[i];
+
+	q = mem_zalloc(sizeof(*q), NULL);
+	if (!q)
+		return NULL;
+	q->buf = mem_alloc(TXBATCH * TXSLOT, NULL);
+	if (!q->buf) {
+		mem_deref(q);
+		return NULL;
+	}
+	q->fd = fd;
+	s->txq[i] = q;
+
+	return q;
+}
+
+
+int udp_send(struct udp_sock *us, const struct sa *dst, struct mbuf *mb)
+{
+	struct udp_batch *ub = tls_ub;
+	struct ubsock *s;
+	struct txq *q;
+	size_t len;
+	uint32_t i;
+
+	real_init();
+	if (!next.send)
+		return ENOSYS;
+
+	if (!ub || !ub->tx_defer || !dst || !mb)
+		return next.send(us, dst, mb);
+
+	s = lookup(us);
+	if (!s)
+		return next.send(us, dst, mb);
+
+	q = txq_get(s, udp_sock_fd(us, sa_af(dst)));
+	len = mbuf_get_left(mb);
+	if (!q || len > TXSLOT || dst->len > sizeof(q->dst[0])) {
+		/* at once, behind what is queued */
+		ubsock_flush(s);
+		return next.send(us, dst, mb);
+	}
+
+	if (q->n == TXBATCH)
+		txq_flush(s->st, q);
+
+	i = q->n++;
+	memcpy(q->buf + (size_t)i * TXSLOT, mbuf_buf(mb), len);
+	memcpy(&q->dst[i], &dst->u, dst->len);
+	q->iov[i].iov_base = q->buf + (size_t)i * TXSLOT;
+	q->iov[i].iov_len  = len;
+	memset(&q->hdr[i], 0, sizeof(q->hdr[i]));
+	q->hdr[i].msg_hdr.msg_name    = &q->dst[i];
+	q->hdr[i].msg_hdr.msg_namelen = dst->len;
+	q->hdr[i].msg_hdr.msg_iov     = &q->iov[i];
+	q->hdr[i].msg_hdr.msg_iovlen  = 1;
+	ub->tx_pending = true;
 
 	return 0;
 }
@@ -469,9 +651,12 @@ static void ub_destructor(void *data)
 {
 	struct udp_batch *ub = data;
 
+	ub_idle(ub);
 	list_flush(&ub->socks);
-	if (tls_ub == ub)
+	if (tls_ub == ub) {
 		tls_ub = NULL;
+		redum_loop_set_idle(NULL, NULL);
+	}
 }
 
 
@@ -492,6 +677,11 @@ int udp_batch_alloc(struct udp_batch **ubp, udp_batch_h *bh, void *arg)
 	ub->bh  = bh;
 	ub->arg = arg;
 	tls_ub = ub;
+
+	/* Sends wait for the round's end only if something ends rounds. */
+	ub->tx_defer = redum_tmr_wheel_active();
+	if (ub->tx_defer)
+		redum_loop_set_idle(ub_idle, ub);
 	*ubp = ub;
 
 	return 0;

@@ -17,6 +17,9 @@ struct udp_batch_stats {
 	uint64_t calls;       /**< recvmmsg() calls that returned data     */
 	uint64_t dgrams;      /**< datagrams read                          */
 	uint64_t released;    /**< sockets given back to libre (helpers)   */
+	uint64_t tx_calls;    /**< sendmmsg() calls that sent something    */
+	uint64_t tx_dgrams;   /**< datagrams sent from the queues          */
+	uint64_t tx_errors;   /**< queued datagrams the kernel refused     */
 };
 
 struct udp_batch;

@@ -210,6 +210,10 @@ struct redum_stack_stats {
 	uint64_t fork_absorbed; /**< their retransmissions before the TU ACKed */
 	uint64_t fork_late;     /**< fork 2xx after the 64*T1 window (dropped) */
 	uint64_t unclaimed;     /**< requests no TU took (501/481/ACK)      */
+	uint64_t malformed;     /**< requests refused before routing as
+				     malformed (400, 416, 420) or dropped
+				     (no Via; a malformed ACK): see
+				     docs/HARDENING.md                     */
 	uint64_t busy_503;      /**< new requests refused: TU FIFO full,
 				     TU leaving, stack stopping, overload  */
 	uint64_t shed_503;      /**< of which for overload (receive queue) */
@@ -220,6 +224,20 @@ struct redum_stack_stats {
 				     docs/STACK.md), as of the last tick   */
 	uint64_t rx_calls;      /**< recvmmsg() calls that returned data   */
 	uint64_t rx_dgrams;     /**< UDP datagrams read                    */
+	uint64_t req_rx;        /**< requests received (every transport),
+				     retransmissions included: every
+				     request libre decoded, before its
+				     transaction layer (docs/OVERLOAD.md) */
+	uint64_t resp_rx;       /**< responses received, likewise          */
+	uint64_t req_absorbed;  /**< req_rx - sum(req_in): requests libre's
+				     transaction layer took before redum saw
+				     them: retransmissions absorbed (the
+				     last response re-sent), ACKs of non-2xx
+				     finals, CANCELs it matched and answered */
+	uint64_t tx_calls;      /**< sendmmsg() calls that sent something  */
+	uint64_t tx_dgrams;     /**< UDP datagrams sent in those calls     */
+	uint64_t tx_errors;     /**< datagrams the kernel refused at the
+				     batch's send (lost, as on the wire)    */
 	uint64_t overflowed;    /**< events parked in a TU overflow list    */
 	uint64_t cmd_rejected;  /**< commands refused (unknown id, state)   */
 	uint64_t cmd_failed;    /**< commands whose libre call failed        */

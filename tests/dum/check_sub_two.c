@@ -12,15 +12,11 @@
 #include <re.h>
 #include "dumtest.h"
 #include "test_sub_app.h"
+#include "check.h"
 
 enum { T = 8000 };
 
 static struct sapp A, B;
-static unsigned passed, failed;
-
-#define CHECK(c, ...) do { if (c) { ++passed; } else { ++failed; \
-	fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-	fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); } } while (0)
 
 
 static void round_trip(const char *res, unsigned r)
@@ -94,13 +90,13 @@ int main(int argc, char **argv)
 
 	CHECK(!sapp_start(&A, 100, NULL, false), "start A");
 	CHECK(!sapp_start(&B, 100, &sc, false), "start B");
-	if (failed)
+	if (atomic_load(&rtest_failed))
 		goto out;
 	B.quiet = true;    /* B's store/subscription events are not awaited */
 	snprintf(res, sizeof(res), "sip:dave@127.0.0.1:%u", B.port);
 
 	t0 = tt_now();
-	for (r = 0; r < rounds && !failed; r++)
+	for (r = 0; r < rounds && !atomic_load(&rtest_failed); r++)
 		round_trip(res, r);
 	printf("%u rounds in %lld ms\n", r, (long long)(tt_now() - t0));
 
@@ -120,6 +116,5 @@ int main(int argc, char **argv)
 	CHECK(sapp_stop(&B, 10000), "stop B");
 	libre_close();
 
-	printf("%u passed, %u failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return rtest_check_report();
 }

@@ -13,29 +13,15 @@
 #include <string.h>
 #include <re.h>
 #include "dumtest.h"
+#include "check.h"
 
 static struct tapp A, B;
-static unsigned passed, failed;
-
-#define CHECK(cond, ...) do {                                        \
-		if (cond) {                                          \
-			++passed;                                    \
-		}                                                    \
-		else {                                               \
-			++failed;                                    \
-			fprintf(stderr, "FAIL %s:%d: ", __FILE__,    \
-				__LINE__);                           \
-			fprintf(stderr, __VA_ARGS__);                \
-			fprintf(stderr, "\n");                       \
-		}                                                    \
-	} while (0)
 
 enum { T = 5000 };
 
 
 static bool one_call(unsigned i)
 {
-	struct redum_dum_req req;
 	const struct tev *t;
 	redum_dum_handle ha, hb;
 	bool a_hangs_up = (i % 2) == 0;
@@ -43,12 +29,7 @@ static bool one_call(unsigned i)
 	redum_dum_handle hx, hy;
 	int err;
 
-	tapp_req(&A, B.uri, &req);
-	req.ctype = "application/sdp";
-	req.body = tapp_sdp;
-	req.body_len = strlen(tapp_sdp);
-
-	err = redum_dum_call(A.dum, &ha, &req);
+	err = tapp_call(&A, B.uri, &ha);
 	CHECK(err == 0 && ha != 0, "call: %d", err);
 	if (err)
 		return false;
@@ -116,7 +97,7 @@ static bool one_call(unsigned i)
 	t = tapp_expect(x, REDUM_DUM_EV_ERROR, T);
 	CHECK(t && t->h == hx && t->err == ENOENT, "stale -> ENOENT");
 
-	return failed == 0;
+	return atomic_load(&rtest_failed) == 0;
 }
 
 
@@ -129,7 +110,7 @@ int main(int argc, char **argv)
 
 	CHECK(tapp_start(&A, 100, NULL) == 0, "start A");
 	CHECK(tapp_start(&B, 100, NULL) == 0, "start B");
-	if (failed)
+	if (atomic_load(&rtest_failed))
 		goto out;
 
 	t0 = tt_now();
@@ -208,6 +189,5 @@ int main(int argc, char **argv)
 		CHECK(tapp_stop(&A, 10000), "stop A");
 	CHECK(tapp_stop(&B, 10000), "stop B");
 
-	printf("%u passed, %u failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return rtest_check_report();
 }

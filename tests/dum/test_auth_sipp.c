@@ -21,6 +21,7 @@
 #include <unistd.h>
 #include <re.h>
 #include "dumtest.h"
+#include "dumtest_cr.h"
 #include "test_sub_app.h"
 
 enum { T = 8000, SIPP_WAIT = 25000 };
@@ -53,56 +54,6 @@ static void start(bool with_creds)
 }
 
 
-static pid_t sipp_uas(const char *scen, char *uri, size_t sz)
-{
-	uint16_t port = tt_free_port();
-	pid_t pid;
-
-	cr_assert(port);
-	snprintf(uri, sz, "sip:sipp@127.0.0.1:%u", port);
-	pid = tt_sipp_spawn(tt_scen(scen), NULL, port, NULL);
-	cr_assert(pid > 0);
-	usleep(300000);  /* let it bind */
-
-	return pid;
-}
-
-
-static redum_dum_handle call(const char *uri)
-{
-	struct redum_dum_req req;
-	redum_dum_handle h = 0;
-
-	tapp_req(&A, uri, &req);
-	req.ctype = "application/sdp";
-	req.body = tapp_sdp;
-	req.body_len = strlen(tapp_sdp);
-	cr_assert_eq(redum_dum_call(A.dum, &h, &req), 0);
-	cr_assert(h);
-
-	return h;
-}
-
-
-static void expect_clean(void)
-{
-	struct redum_dum_stats st;
-
-	tapp_pump(100);
-	redum_dum_stats(A.dum, &st);
-	cr_expect_eq(st.usages_alive, 0, "usages left: %llu",
-		     (unsigned long long)st.usages_alive);
-	cr_expect_eq(st.dialogs, 0, "dialogs left");
-}
-
-
-static void finish(pid_t pid)
-{
-	cr_expect_eq(tt_sipp_wait(pid, SIPP_WAIT), 0, "sipp failed");
-	cr_expect(tapp_stop(&A, 10000));
-}
-
-
 Test(auth_uac, invite_401_then_bye_407)
 {
 	const struct tev *t;
@@ -111,21 +62,16 @@ Test(auth_uac, invite_401_then_bye_407)
 	pid_t pid;
 
 	start(true);
-	pid = sipp_uas("auth_uas_invite.xml", uri, sizeof(uri));
-	h = call(uri);
+	pid = tcr_sipp_uas("auth_uas_invite.xml", uri, sizeof(uri));
+	h = tcr_call(&A, uri);
 
 	t = tapp_expect(&A, REDUM_DUM_EV_CONNECTED, T);
 	cr_assert(t, "not connected after the challenge");
 	cr_expect_eq(t->h, h);
 	cr_expect_eq(t->scode, 200);
 
-	cr_assert_eq(redum_invite_end(A.dum, h), 0);
-	t = tapp_expect(&A, REDUM_DUM_EV_TERMINATED, T);
-	cr_assert(t);
-	cr_expect_eq(t->h, h);
-	cr_expect_eq(t->reason, REDUM_TERM_LOCAL_BYE);
-	expect_clean();
-	finish(pid);
+	tcr_hang_up(&A, h, T);
+	tcr_finish(&A, pid, SIPP_WAIT);
 }
 
 
@@ -137,8 +83,8 @@ Test(auth_uac, info_401_in_a_call)
 	pid_t pid;
 
 	start(true);
-	pid = sipp_uas("auth_uas_info.xml", uri, sizeof(uri));
-	h = call(uri);
+	pid = tcr_sipp_uas("auth_uas_info.xml", uri, sizeof(uri));
+	h = tcr_call(&A, uri);
 	cr_assert(tapp_expect(&A, REDUM_DUM_EV_CONNECTED, T));
 	cr_assert_eq(redum_invite_info(A.dum, h, "application/dtmf-relay",
 				       "Signal=7\r\nDuration=160\r\n", 25), 0);
@@ -146,12 +92,8 @@ Test(auth_uac, info_401_in_a_call)
 	cr_assert(t);
 	cr_expect_eq(t->scode, 200, "INFO answered %u", t->scode);
 
-	cr_assert_eq(redum_invite_end(A.dum, h), 0);
-	t = tapp_expect(&A, REDUM_DUM_EV_TERMINATED, T);
-	cr_assert(t);
-	cr_expect_eq(t->reason, REDUM_TERM_LOCAL_BYE);
-	expect_clean();
-	finish(pid);
+	tcr_hang_up(&A, h, T);
+	tcr_finish(&A, pid, SIPP_WAIT);
 }
 
 
@@ -163,19 +105,16 @@ Test(auth_uac, invite_same_nonce_twice_fails_401)
 	pid_t pid;
 
 	start(true);
-	pid = sipp_uas("auth_uas_invite_twice.xml", uri, sizeof(uri));
-	h = call(uri);
+	pid = tcr_sipp_uas("auth_uas_invite_twice.xml", uri, sizeof(uri));
+	h = tcr_call(&A, uri);
 
 	t = tapp_expect(&A, REDUM_DUM_EV_FAILURE, T);
 	cr_assert(t, "no failure");
 	cr_expect_eq(t->h, h);
 	cr_expect_eq(t->scode, 401);
-	t = tapp_expect(&A, REDUM_DUM_EV_TERMINATED, T);
-	cr_assert(t);
-	cr_expect_eq(t->reason, REDUM_TERM_REJECTED);
+	t = tcr_expect_term(&A, h, REDUM_TERM_REJECTED, T);
 	cr_expect_eq(t->scode, 401);
-	expect_clean();
-	finish(pid);
+	tcr_finish(&A, pid, SIPP_WAIT);
 }
 
 
@@ -187,16 +126,12 @@ Test(auth_uac, invite_without_creds_fails_401)
 	pid_t pid;
 
 	start(false);
-	pid = sipp_uas("auth_uas_invite_nocreds.xml", uri, sizeof(uri));
-	h = call(uri);
+	pid = tcr_sipp_uas("auth_uas_invite_nocreds.xml", uri, sizeof(uri));
+	h = tcr_call(&A, uri);
 
-	t = tapp_expect(&A, REDUM_DUM_EV_TERMINATED, T);
-	cr_assert(t);
-	cr_expect_eq(t->h, h);
-	cr_expect_eq(t->reason, REDUM_TERM_REJECTED);
+	t = tcr_expect_term(&A, h, REDUM_TERM_REJECTED, T);
 	cr_expect_eq(t->scode, 401);
-	expect_clean();
-	finish(pid);
+	tcr_finish(&A, pid, SIPP_WAIT);
 }
 
 
@@ -209,7 +144,7 @@ Test(auth_uac, options_407)
 	pid_t pid;
 
 	start(true);
-	pid = sipp_uas("auth_uas_options.xml", uri, sizeof(uri));
+	pid = tcr_sipp_uas("auth_uas_options.xml", uri, sizeof(uri));
 	tapp_req(&A, uri, &req);
 	cr_assert_eq(redum_dum_options(A.dum, &h, &req), 0);
 
@@ -218,8 +153,7 @@ Test(auth_uac, options_407)
 	cr_expect_eq(t->h, h);
 	cr_expect_eq(t->scode, 200);
 	cr_expect_eq(t->err, 0);
-	expect_clean();
-	finish(pid);
+	tcr_finish(&A, pid, SIPP_WAIT);
 }
 
 
@@ -232,7 +166,7 @@ Test(auth_uac, message_401)
 	pid_t pid;
 
 	start(true);
-	pid = sipp_uas("auth_uas_message.xml", uri, sizeof(uri));
+	pid = tcr_sipp_uas("auth_uas_message.xml", uri, sizeof(uri));
 	tapp_req(&A, uri, &req);
 	req.method = "MESSAGE";
 	req.ctype = "text/plain";
@@ -244,8 +178,30 @@ Test(auth_uac, message_401)
 	cr_assert(t);
 	cr_expect_eq(t->h, h);
 	cr_expect_eq(t->scode, 200, "digest refused: %u", t->scode);
-	expect_clean();
-	finish(pid);
+	tcr_finish(&A, pid, SIPP_WAIT);
+}
+
+
+/* A subscription client @p S (with our credentials, @p sc) and a SIPp UAS
+ * running @p scen (@p uri: its). @return SIPp's pid */
+static pid_t sub_start(struct sapp *S, const struct redum_sub_conf *sc,
+		       const char *scen, char *uri, size_t sz)
+{
+	sapp_creds = creds;
+	sapp_ncreds = 2;
+	memset(S, 0, sizeof(*S));
+	cr_assert_eq(sapp_start(S, 100, sc, false), 0);
+	sapp_creds = NULL;
+	sapp_ncreds = 0;
+
+	return tcr_sipp_uas(scen, uri, sz);
+}
+
+
+static void sub_finish(struct sapp *S, pid_t pid)
+{
+	cr_expect_eq(sapp_sipp_wait(pid, SIPP_WAIT), 0, "sipp failed");
+	cr_expect(sapp_stop(S, 10000));
 }
 
 
@@ -261,14 +217,7 @@ Test(auth_uac, subscribe_401_refresh_407)
 
 	redum_sub_conf_init(&sc);
 	sc.notify_wait_ms = 3000;
-	sapp_creds = creds;
-	sapp_ncreds = 2;
-	memset(&S, 0, sizeof(S));
-	cr_assert_eq(sapp_start(&S, 100, &sc, false), 0);
-	sapp_creds = NULL;
-	sapp_ncreds = 0;
-
-	pid = sipp_uas("auth_uas_subscribe.xml", uri, sizeof(uri));
+	pid = sub_start(&S, &sc, "auth_uas_subscribe.xml", uri, sizeof(uri));
 	sapp_req(&S, uri, "presence", 2, &req);
 	cr_assert_eq(redum_sub_subscribe(S.dum, &h, &req), 0);
 
@@ -284,8 +233,7 @@ Test(auth_uac, subscribe_401_refresh_407)
 	cr_expect_str_eq(t->reason, "noresource");
 	cr_expect(!t->timed_out);
 
-	cr_expect_eq(sapp_sipp_wait(pid, SIPP_WAIT), 0, "sipp failed");
-	cr_expect(sapp_stop(&S, 10000));
+	sub_finish(&S, pid);
 }
 
 
@@ -298,14 +246,7 @@ Test(auth_uac, publish_401_remove_407)
 	char uri[64];
 	pid_t pid;
 
-	sapp_creds = creds;
-	sapp_ncreds = 2;
-	memset(&S, 0, sizeof(S));
-	cr_assert_eq(sapp_start(&S, 100, NULL, false), 0);
-	sapp_creds = NULL;
-	sapp_ncreds = 0;
-
-	pid = sipp_uas("auth_uas_publish.xml", uri, sizeof(uri));
+	pid = sub_start(&S, NULL, "auth_uas_publish.xml", uri, sizeof(uri));
 	sapp_req(&S, uri, "presence", 60, &req);
 	req.ctype = "text/plain";
 	req.body = "basic-open";
@@ -323,8 +264,7 @@ Test(auth_uac, publish_401_remove_407)
 	cr_expect_eq(t->h, h);
 	cr_expect_eq(t->scode, 200);
 
-	cr_expect_eq(sapp_sipp_wait(pid, SIPP_WAIT), 0, "sipp failed");
-	cr_expect(sapp_stop(&S, 10000));
+	sub_finish(&S, pid);
 }
 
 
@@ -369,8 +309,8 @@ Test(cmd_fail, bye_refused_ends_call_with_error)
 	pid_t pid;
 
 	start(false);
-	pid = sipp_uas("cmdfail_uas_nobye.xml", uri, sizeof(uri));
-	h = call(uri);
+	pid = tcr_sipp_uas("cmdfail_uas_nobye.xml", uri, sizeof(uri));
+	h = tcr_call(&A, uri);
 	cr_assert(tapp_expect(&A, REDUM_DUM_EV_CONNECTED, T));
 
 	cr_assert(fill_stack_fifo(), "the command FIFO never filled");
@@ -384,8 +324,7 @@ Test(cmd_fail, bye_refused_ends_call_with_error)
 	expect_stack_error();
 
 	tapp_pump(STALL_MS + 200);   /* the stack drains its FIFO */
-	expect_clean();
-	finish(pid);
+	tcr_finish(&A, pid, SIPP_WAIT);
 }
 
 
@@ -403,7 +342,7 @@ Test(cmd_fail, invite_and_options_refused)
 	start(false);
 	cr_assert(fill_stack_fifo(), "the command FIFO never filled");
 
-	h = call(uri);
+	h = tcr_call(&A, uri);
 	t = tapp_expect(&A, REDUM_DUM_EV_TERMINATED, T);
 	cr_assert(t, "the call hangs");
 	cr_expect_eq(t->h, h);
@@ -419,6 +358,6 @@ Test(cmd_fail, invite_and_options_refused)
 	expect_stack_error();
 
 	tapp_pump(STALL_MS + 200);
-	expect_clean();
+	tcr_expect_clean(&A);
 	cr_expect(tapp_stop(&A, 10000));
 }

@@ -18,14 +18,9 @@ enum { T = 8000 };
 
 static void connect_ab(redum_dum_handle *ha, redum_dum_handle *hb)
 {
-	struct redum_dum_req req;
 	const struct tev *t;
 
-	tapp_req(&A, B.uri, &req);
-	req.ctype = "application/sdp";
-	req.body = tapp_sdp;
-	req.body_len = strlen(tapp_sdp);
-	cr_assert_eq(redum_dum_call(A.dum, ha, &req), 0);
+	cr_assert_eq(tapp_call(&A, B.uri, ha), 0);
 
 	t = tapp_expect(&B, REDUM_DUM_EV_NEW, T);
 	cr_assert(t);
@@ -213,9 +208,7 @@ Test(dum, congestion_503_for_new_calls_only)
 	usleep(500000);
 
 	tapp_run(NULL, 1000);
-	for (; A.head != A.tail; A.head++) {
-		const struct tev *t = &A.q[A.head % TAPP_QLEN];
-
+	for (const struct tev *t; (t = tapp_pop(&A)) != NULL;) {
 		if (t->type == REDUM_DUM_EV_NEW) {
 			++news;
 			cr_assert_eq(redum_invite_reject(A.dum, t->h, 486,
@@ -323,8 +316,7 @@ Test(dum, stop_ends_live_calls)
 	{
 		bool seen = false;
 
-		for (; A.head != A.tail; A.head++) {
-			t = &A.q[A.head % TAPP_QLEN];
+		while ((t = tapp_pop(&A)) != NULL) {
 			if (t->type == REDUM_DUM_EV_TERMINATED && t->h == ha &&
 			    t->reason == REDUM_TERM_SHUTDOWN)
 				seen = true;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <re.h>
 #include "dumtest.h"
+#include "dumtest_cr.h"
 
 static struct tapp A;
 
@@ -20,27 +21,9 @@ enum { T = 8000, SIPP_WAIT = 25000 };
 
 static pid_t sipp_uac(const char *scen)
 {
-	char target[64];
-	uint16_t port = tt_free_port();
+	pid_t pid = tt_sipp_uac(tt_scen(scen), A.port, NULL);
 
-	cr_assert(port);
-	snprintf(target, sizeof(target), "127.0.0.1:%u", A.port);
-	return tt_sipp_spawn(tt_scen(scen), target, port, NULL);
-}
-
-
-/* A SIPp UAS on a free port; returns its pid and the URI to call. */
-static pid_t sipp_uas(const char *scen, char *uri, size_t sz)
-{
-	uint16_t port = tt_free_port();
-	pid_t pid;
-
-	cr_assert(port);
-	snprintf(uri, sz, "sip:sipp@127.0.0.1:%u", port);
-	pid = tt_sipp_spawn(tt_scen(scen), NULL, port, NULL);
 	cr_assert(pid > 0);
-	usleep(300000);  /* let it bind */
-
 	return pid;
 }
 
@@ -50,13 +33,6 @@ static void start(uint32_t t1, bool options_app)
 	memset(&A, 0, sizeof(A));
 	A.options_app = options_app;
 	cr_assert_eq(tapp_start(&A, t1, NULL), 0);
-}
-
-
-static void finish(pid_t pid)
-{
-	cr_expect_eq(tt_sipp_wait(pid, SIPP_WAIT), 0, "sipp failed");
-	cr_expect(tapp_stop(&A, 10000));
 }
 
 
@@ -83,27 +59,11 @@ static void answer(redum_dum_handle h, uint16_t scode)
 }
 
 
-static void expect_term(redum_dum_handle h, enum redum_term_reason reason)
+/* A re-INVITE with our SDP on call @p h (accepted for sending). */
+static void reinvite(redum_dum_handle h)
 {
-	const struct tev *t = tapp_expect(&A, REDUM_DUM_EV_TERMINATED, T);
-
-	cr_assert(t, "not terminated");
-	cr_expect_eq(t->h, h);
-	cr_expect_eq(t->reason, reason, "reason %s, expected %s",
-		     redum_term_reason_name(t->reason),
-		     redum_term_reason_name(reason));
-}
-
-
-static void expect_clean(void)
-{
-	struct redum_dum_stats st;
-
-	tapp_pump(100);
-	redum_dum_stats(A.dum, &st);
-	cr_expect_eq(st.usages_alive, 0, "usages left: %llu",
-		     (unsigned long long)st.usages_alive);
-	cr_expect_eq(st.dialogs, 0, "dialogs left");
+	cr_assert_eq(redum_invite_reinvite(A.dum, h, "application/sdp",
+					   tapp_sdp, strlen(tapp_sdp)), 0);
 }
 
 
@@ -122,9 +82,8 @@ Test(dum_uas, sipp_hangs_up)
 	answer(h, 180);
 	answer(h, 200);
 	cr_assert(tapp_expect(&A, REDUM_DUM_EV_CONNECTED, T));
-	expect_term(h, REDUM_TERM_REMOTE_BYE);
-	expect_clean();
-	finish(pid);
+	tcr_expect_term(&A, h, REDUM_TERM_REMOTE_BYE, T);
+	tcr_finish(&A, pid, SIPP_WAIT);
 }
 
 
@@ -139,10 +98,8 @@ Test(dum_uas, redum_hangs_up)
 	answer(h, 180);
 	answer(h, 200);
 	cr_assert(tapp_expect(&A, REDUM_DUM_EV_CONNECTED, T));
-	cr_assert_eq(redum_invite_end(A.dum, h), 0);
-	expect_term(h, REDUM_TERM_LOCAL_BYE);
-	expect_clean();
-	finish(pid);
+	tcr_hang_up(&A, h, T);
+	tcr_finish(&A, pid, SIPP_WAIT);
 }
 
 
@@ -155,7 +112,7 @@ Test(dum_uas, cancel_before_200)
 	pid = sipp_uac("uac_cancel.xml");
 	h = expect_new();
 	answer(h, 180);
-	expect_term(h, REDUM_TERM_CANCELLED);
+	tcr_expect_term(&A, h, REDUM_TERM_CANCELLED, T);
 	/* a late answer on the ended call: an error event, nothing sent */
 	cr_assert_eq(redum_invite_answer(A.dum, h, 200, NULL, NULL, NULL, 0),
 		     0);
@@ -164,8 +121,7 @@ Test(dum_uas, cancel_before_200)
 		cr_assert(t);
 		cr_expect_eq(t->err, ENOENT);
 	}
-	expect_clean();
-	finish(pid);
+	tcr_finish(&A, pid, SIPP_WAIT);
 }
 
 
@@ -182,9 +138,8 @@ Test(dum_uas, cancel_races_200)
 	answer(h, 200);   /* SIPp sends its CANCEL once it has the 200 */
 	t = tapp_expect(&A, REDUM_DUM_EV_CONNECTED, T);
 	cr_assert(t);
-	expect_term(h, REDUM_TERM_REMOTE_BYE);
-	expect_clean();
-	finish(pid);
+	tcr_expect_term(&A, h, REDUM_TERM_REMOTE_BYE, T);
+	tcr_finish(&A, pid, SIPP_WAIT);
 }
 
 
@@ -206,8 +161,7 @@ Test(dum_uas, lost_ack_ends_with_bye)
 		     redum_dum_ev_name(t->type));
 	cr_expect_eq(t->reason, REDUM_TERM_ACK_TIMEOUT);
 	cr_expect_eq(t->h, h);
-	expect_clean();
-	finish(pid);
+	tcr_finish(&A, pid, SIPP_WAIT);
 }
 
 
@@ -226,9 +180,8 @@ Test(dum_uas, reinvite_from_sipp)
 	cr_assert(t);
 	cr_expect(strstr(t->body, "RTP/AVP 8") != NULL, "the new offer");
 	answer(h, 200);
-	expect_term(h, REDUM_TERM_REMOTE_BYE);
-	expect_clean();
-	finish(pid);
+	tcr_expect_term(&A, h, REDUM_TERM_REMOTE_BYE, T);
+	tcr_finish(&A, pid, SIPP_WAIT);
 }
 
 
@@ -257,27 +210,11 @@ Test(dum_uas, options_by_the_app)
 	cr_expect_str_eq(t->method, "OPTIONS");
 	cr_assert_eq(redum_dum_respond(A.dum, t->h, 299, "Fine", NULL, NULL,
 				       NULL, 0), 0);
-	expect_clean();
-	finish(pid);
+	tcr_finish(&A, pid, SIPP_WAIT);
 }
 
 
 /* ---- UAC: redum calls SIPp ---------------------------------------------- */
-
-static redum_dum_handle call(const char *uri)
-{
-	struct redum_dum_req req;
-	redum_dum_handle h = 0;
-
-	tapp_req(&A, uri, &req);
-	req.ctype = "application/sdp";
-	req.body = tapp_sdp;
-	req.body_len = strlen(tapp_sdp);
-	cr_assert_eq(redum_dum_call(A.dum, &h, &req), 0);
-	cr_assert(h);
-
-	return h;
-}
 
 
 static void expect_connected(redum_dum_handle h)
@@ -293,6 +230,22 @@ static void expect_connected(redum_dum_handle h)
 }
 
 
+/* A SIPp UAS running @p scen, called and connected (the app started with
+ * T1 100 ms). @return the call's handle; *pidp: SIPp */
+static redum_dum_handle connected_call(const char *scen, pid_t *pidp)
+{
+	redum_dum_handle h;
+	char uri[64];
+
+	start(100, false);
+	*pidp = tcr_sipp_uas(scen, uri, sizeof(uri));
+	h = tcr_call(&A, uri);
+	expect_connected(h);
+
+	return h;
+}
+
+
 Test(dum_uac, ringing_then_answer)
 {
 	const struct tev *t;
@@ -301,17 +254,15 @@ Test(dum_uac, ringing_then_answer)
 	pid_t pid;
 
 	start(100, false);
-	pid = sipp_uas("uas_answer.xml", uri, sizeof(uri));
-	h = call(uri);
+	pid = tcr_sipp_uas("uas_answer.xml", uri, sizeof(uri));
+	h = tcr_call(&A, uri);
 	t = tapp_expect(&A, REDUM_DUM_EV_PROVISIONAL, T);
 	cr_assert(t);
 	cr_expect_eq(t->scode, 180);
 	cr_expect(strstr(t->to, "tag=") != NULL, "early dialog To-tag");
 	expect_connected(h);
-	cr_assert_eq(redum_invite_end(A.dum, h), 0);
-	expect_term(h, REDUM_TERM_LOCAL_BYE);
-	expect_clean();
-	finish(pid);
+	tcr_hang_up(&A, h, T);
+	tcr_finish(&A, pid, SIPP_WAIT);
 }
 
 
@@ -323,34 +274,26 @@ Test(dum_uac, busy)
 	pid_t pid;
 
 	start(100, false);
-	pid = sipp_uas("uas_busy.xml", uri, sizeof(uri));
-	h = call(uri);
+	pid = tcr_sipp_uas("uas_busy.xml", uri, sizeof(uri));
+	h = tcr_call(&A, uri);
 	t = tapp_expect(&A, REDUM_DUM_EV_FAILURE, T);
 	cr_assert(t);
 	cr_expect_eq(t->scode, 486);
 	cr_expect_eq(t->h, h);
-	t = tapp_expect(&A, REDUM_DUM_EV_TERMINATED, T);
-	cr_assert(t);
-	cr_expect_eq(t->reason, REDUM_TERM_REJECTED);
+	t = tcr_expect_term(&A, h, REDUM_TERM_REJECTED, T);
 	cr_expect_eq(t->scode, 486);
-	expect_clean();
-	finish(pid);
+	tcr_finish(&A, pid, SIPP_WAIT);
 }
 
 
 Test(dum_uac, remote_bye)
 {
 	redum_dum_handle h;
-	char uri[64];
 	pid_t pid;
 
-	start(100, false);
-	pid = sipp_uas("uas_bye.xml", uri, sizeof(uri));
-	h = call(uri);
-	expect_connected(h);
-	expect_term(h, REDUM_TERM_REMOTE_BYE);
-	expect_clean();
-	finish(pid);
+	h = connected_call("uas_bye.xml", &pid);
+	tcr_expect_term(&A, h, REDUM_TERM_REMOTE_BYE, T);
+	tcr_finish(&A, pid, SIPP_WAIT);
 }
 
 
@@ -362,17 +305,14 @@ Test(dum_uac, cancel_after_180)
 	pid_t pid;
 
 	start(100, false);
-	pid = sipp_uas("uas_cancel.xml", uri, sizeof(uri));
-	h = call(uri);
+	pid = tcr_sipp_uas("uas_cancel.xml", uri, sizeof(uri));
+	h = tcr_call(&A, uri);
 	t = tapp_expect(&A, REDUM_DUM_EV_PROVISIONAL, T);
 	cr_assert(t);
 	cr_assert_eq(redum_invite_end(A.dum, h), 0);
-	t = tapp_expect(&A, REDUM_DUM_EV_TERMINATED, T);
-	cr_assert(t);
-	cr_expect_eq(t->reason, REDUM_TERM_CANCELLED);
+	t = tcr_expect_term(&A, h, REDUM_TERM_CANCELLED, T);
 	cr_expect_eq(t->scode, 487);
-	expect_clean();
-	finish(pid);
+	tcr_finish(&A, pid, SIPP_WAIT);
 }
 
 
@@ -380,28 +320,20 @@ Test(dum_uac, reinvite_from_redum)
 {
 	const struct tev *t;
 	redum_dum_handle h;
-	char uri[64];
 	pid_t pid;
 
-	start(100, false);
-	pid = sipp_uas("uas_reinvite.xml", uri, sizeof(uri));
-	h = call(uri);
-	expect_connected(h);
-	cr_assert_eq(redum_invite_reinvite(A.dum, h, "application/sdp",
-					   tapp_sdp, strlen(tapp_sdp)), 0);
+	h = connected_call("uas_reinvite.xml", &pid);
+	reinvite(h);
 	/* a second one while the first is pending: EBUSY, not sent */
-	cr_assert_eq(redum_invite_reinvite(A.dum, h, "application/sdp",
-					   tapp_sdp, strlen(tapp_sdp)), 0);
+	reinvite(h);
 	t = tapp_expect(&A, REDUM_DUM_EV_ERROR, T);
 	cr_assert(t);
 	cr_expect_eq(t->err, EBUSY);
 	t = tapp_expect(&A, REDUM_DUM_EV_ANSWER, T);
 	cr_assert(t);
 	cr_expect(strstr(t->body, "o=- 1 2") != NULL, "the new answer");
-	cr_assert_eq(redum_invite_end(A.dum, h), 0);
-	expect_term(h, REDUM_TERM_LOCAL_BYE);
-	expect_clean();
-	finish(pid);
+	tcr_hang_up(&A, h, T);
+	tcr_finish(&A, pid, SIPP_WAIT);
 }
 
 
@@ -409,22 +341,16 @@ Test(dum_uac, info)
 {
 	const struct tev *t;
 	redum_dum_handle h;
-	char uri[64];
 	pid_t pid;
 
-	start(100, false);
-	pid = sipp_uas("uas_info.xml", uri, sizeof(uri));
-	h = call(uri);
-	expect_connected(h);
+	h = connected_call("uas_info.xml", &pid);
 	cr_assert_eq(redum_invite_info(A.dum, h, "application/dtmf-relay",
 				       "Signal=7\r\nDuration=160\r\n", 25), 0);
 	t = tapp_expect(&A, REDUM_DUM_EV_INFO_RESPONSE, T);
 	cr_assert(t);
 	cr_expect_eq(t->scode, 200);
-	cr_assert_eq(redum_invite_end(A.dum, h), 0);
-	expect_term(h, REDUM_TERM_LOCAL_BYE);
-	expect_clean();
-	finish(pid);
+	tcr_hang_up(&A, h, T);
+	tcr_finish(&A, pid, SIPP_WAIT);
 }
 
 
@@ -432,27 +358,20 @@ Test(dum_uac, reinvite_491_is_retried)
 {
 	const struct tev *t;
 	redum_dum_handle h;
-	char uri[64];
 	pid_t pid;
 	int64_t t0;
 
-	start(100, false);
-	pid = sipp_uas("uas_glare_491.xml", uri, sizeof(uri));
-	h = call(uri);
-	expect_connected(h);
+	h = connected_call("uas_glare_491.xml", &pid);
 	t0 = tt_now();
-	cr_assert_eq(redum_invite_reinvite(A.dum, h, "application/sdp",
-					   tapp_sdp, strlen(tapp_sdp)), 0);
+	reinvite(h);
 	t = tapp_expect(&A, REDUM_DUM_EV_ANSWER, 10000);
 	cr_assert(t, "the retried re-INVITE was not answered");
 	cr_expect(strstr(t->body, "o=- 1 3") != NULL, "the retry's answer");
 	/* the Call-ID owner waits 2.1..4 s (a protocol rule, not speed) */
 	cr_expect(tt_now() - t0 >= 2000, "retried after %lld ms",
 		  (long long)(tt_now() - t0));
-	cr_assert_eq(redum_invite_end(A.dum, h), 0);
-	expect_term(h, REDUM_TERM_LOCAL_BYE);
-	expect_clean();
-	finish(pid);
+	tcr_hang_up(&A, h, T);
+	tcr_finish(&A, pid, SIPP_WAIT);
 }
 
 
@@ -461,15 +380,10 @@ Test(dum_uac, glare_incoming_reinvite_gets_491)
 	struct redum_dum_stats st;
 	const struct tev *t;
 	redum_dum_handle h;
-	char uri[64];
 	pid_t pid;
 
-	start(100, false);
-	pid = sipp_uas("uas_glare_in.xml", uri, sizeof(uri));
-	h = call(uri);
-	expect_connected(h);
-	cr_assert_eq(redum_invite_reinvite(A.dum, h, "application/sdp",
-					   tapp_sdp, strlen(tapp_sdp)), 0);
+	h = connected_call("uas_glare_in.xml", &pid);
+	reinvite(h);
 	t = tapp_next(&A, 10000);
 	cr_assert(t);
 	cr_expect_eq(t->type, REDUM_DUM_EV_ANSWER, "got %s (no OFFER may "
@@ -477,10 +391,8 @@ Test(dum_uac, glare_incoming_reinvite_gets_491)
 		     redum_dum_ev_name(t->type));
 	redum_dum_stats(A.dum, &st);
 	cr_expect_eq(st.glare_491, 1);
-	cr_assert_eq(redum_invite_end(A.dum, h), 0);
-	expect_term(h, REDUM_TERM_LOCAL_BYE);
-	expect_clean();
-	finish(pid);
+	tcr_hang_up(&A, h, T);
+	tcr_finish(&A, pid, SIPP_WAIT);
 }
 
 
@@ -488,25 +400,19 @@ Test(dum_uac, fork_ended_by_dum)
 {
 	struct redum_dum_stats st;
 	redum_dum_handle h;
-	char uri[64];
 	pid_t pid;
 	int64_t end;
 
-	start(100, false);
-	pid = sipp_uas("uas_fork.xml", uri, sizeof(uri));
-	h = call(uri);
-	expect_connected(h);
+	h = connected_call("uas_fork.xml", &pid);
 	end = tt_now() + T;
 	do {
 		tapp_pump(20);
 		redum_dum_stats(A.dum, &st);
 	} while (st.forks_ended == 0 && tt_now() < end);
 	cr_expect_eq(st.forks_ended, 1, "the second 2xx was not ended");
-	cr_assert_eq(redum_invite_end(A.dum, h), 0);
-	expect_term(h, REDUM_TERM_LOCAL_BYE);
+	tcr_hang_up(&A, h, T);
 	cr_expect_null(tapp_next(&A, 200), "the fork must stay silent");
-	expect_clean();
-	finish(pid);
+	tcr_finish(&A, pid, SIPP_WAIT);
 }
 
 
@@ -522,18 +428,15 @@ Test(dum_uac, fork_kept_as_a_call)
 	redum_dum_conf_init(&conf);
 	conf.want_forks = true;
 	cr_assert_eq(tapp_start(&A, 100, &conf), 0);
-	pid = sipp_uas("uas_fork.xml", uri, sizeof(uri));
-	h = call(uri);
+	pid = tcr_sipp_uas("uas_fork.xml", uri, sizeof(uri));
+	h = tcr_call(&A, uri);
 	expect_connected(h);
 	t = tapp_expect(&A, REDUM_DUM_EV_CONNECTED, T);
 	cr_assert(t, "the fork was not reported");
 	cr_expect_eq(t->related, h);
 	cr_expect_neq(t->h, h);
 	hf = t->h;
-	cr_assert_eq(redum_invite_end(A.dum, hf), 0);
-	expect_term(hf, REDUM_TERM_LOCAL_BYE);
-	cr_assert_eq(redum_invite_end(A.dum, h), 0);
-	expect_term(h, REDUM_TERM_LOCAL_BYE);
-	expect_clean();
-	finish(pid);
+	tcr_hang_up(&A, hf, T);
+	tcr_hang_up(&A, h, T);
+	tcr_finish(&A, pid, SIPP_WAIT);
 }

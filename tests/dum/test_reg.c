@@ -154,6 +154,58 @@ static void req_init(struct redum_reg_req *q, char *registrar, size_t rsz,
 }
 
 
+/* The registrar's bindings of @p aor (a lookup): @p n of them. */
+static const struct rev *expect_bindings(const char *aor, uint32_t n)
+{
+	const struct rev *t = rapp_lookup(&R, aor);
+
+	cr_assert(t, "no lookup answer for %s", aor);
+	cr_expect_eq(t->bindingc, n, "%s: %u bindings, expected %u", aor,
+		     t->bindingc, n);
+	return t;
+}
+
+
+/* Registers @p q from C; the registrar refuses it with @p scode. */
+static void register_fails(const struct redum_reg_req *q, uint16_t scode)
+{
+	const struct rev *t;
+	redum_dum_handle h;
+
+	cr_assert_eq(redum_reg_register(C.dum, &h, q), 0);
+	t = rapp_expect(&C, REDUM_DUM_EV_REG_FAILURE, T);
+	cr_assert(t, "no failure");
+	cr_expect_eq(t->h, h);
+	cr_expect_eq(t->scode, scode);
+}
+
+
+/* Unregisters @p h from C: 200 from the registrar. */
+static void unregister(redum_dum_handle h)
+{
+	const struct rev *t;
+
+	cr_assert_eq(redum_reg_unregister(C.dum, h), 0);
+	t = rapp_expect(&C, REDUM_DUM_EV_UNREGISTERED, T);
+	cr_assert(t, "not unregistered");
+	cr_expect_eq(t->h, h);
+	cr_expect_eq(t->scode, 200);
+}
+
+
+/* Pumps until the registrar holds no binding (bounded by @p ms); its
+ * counters in @p st. */
+static void wait_no_bindings(struct redum_registrar_stats *st, int ms)
+{
+	int64_t end = tt_now() + ms;
+
+	do {
+		rapp_pump(50);
+		redum_registrar_stats(R.dum, st);
+	} while (st->bindings && tt_now() < end);
+}
+
+
 Test(reg_two, register_lookup_unregister)
 {
 	char ruri[64], contact[80];
@@ -176,9 +228,7 @@ Test(reg_two, register_lookup_unregister)
 	cr_expect_eq(t->bindingc, 1);
 	cr_expect_str_eq(t->contact[0], contact);
 
-	t = rapp_lookup(&R, "sip:alice@EXAMPLE.com");
-	cr_assert(t);
-	cr_expect_eq(t->bindingc, 1);
+	t = expect_bindings("sip:alice@EXAMPLE.com", 1);
 	cr_expect_str_eq(t->contact[0], contact);
 	cr_expect(t->bexp[0] > 55 && t->bexp[0] <= 60, "expires %u",
 		  t->bexp[0]);
@@ -189,15 +239,8 @@ Test(reg_two, register_lookup_unregister)
 	cr_expect_eq(st.challenged, 1, "one 401 before the 200");
 	cr_expect_eq(st.ok, 1);
 
-	cr_assert_eq(redum_reg_unregister(C.dum, h), 0);
-	t = rapp_expect(&C, REDUM_DUM_EV_UNREGISTERED, T);
-	cr_assert(t);
-	cr_expect_eq(t->h, h);
-	cr_expect_eq(t->scode, 200);
-
-	t = rapp_lookup(&R, "sip:alice@example.com");
-	cr_assert(t);
-	cr_expect_eq(t->bindingc, 0);
+	unregister(h);
+	expect_bindings("sip:alice@example.com", 0);
 	redum_registrar_stats(R.dum, &st);
 	cr_expect_eq(st.aors, 0);
 	cr_expect_eq(st.bindings, 0);
@@ -231,9 +274,7 @@ Test(reg_two, wrong_password_fails_and_binds_nothing)
 	cr_expect_eq(t->scode, 401);
 	cr_expect_not(t->was_registered);
 
-	t = rapp_lookup(&R, "sip:alice@example.com");
-	cr_assert(t);
-	cr_expect_eq(t->bindingc, 0);
+	expect_bindings("sip:alice@example.com", 0);
 	redum_registrar_stats(R.dum, &st);
 	cr_expect_eq(st.bindings, 0);
 	cr_expect_geq(st.challenged, 2);
@@ -242,32 +283,21 @@ Test(reg_two, wrong_password_fails_and_binds_nothing)
 	/* no credentials at all: the first 401 is final */
 	req_init(&q, ruri, sizeof(ruri), contact, sizeof(contact), NULL,
 		 NULL);
-	cr_assert_eq(redum_reg_register(C.dum, &h, &q), 0);
-	t = rapp_expect(&C, REDUM_DUM_EV_REG_FAILURE, T);
-	cr_assert(t);
-	cr_expect_eq(t->scode, 401);
+	register_fails(&q, 401);
 
 	/* bob's credentials for alice's AOR: authenticated, not allowed */
 	req_init(&q, ruri, sizeof(ruri), contact, sizeof(contact), "bob",
 		 "hunter2");
 	q.aor = "sip:alice@example.com";
-	cr_assert_eq(redum_reg_register(C.dum, &h, &q), 0);
-	t = rapp_expect(&C, REDUM_DUM_EV_REG_FAILURE, T);
-	cr_assert(t);
-	cr_expect_eq(t->scode, 403);
+	register_fails(&q, 403);
 
 	/* a domain the registrar does not serve */
 	req_init(&q, ruri, sizeof(ruri), contact, sizeof(contact), "alice",
 		 "secret");
 	q.aor = "sip:alice@elsewhere.org";
-	cr_assert_eq(redum_reg_register(C.dum, &h, &q), 0);
-	t = rapp_expect(&C, REDUM_DUM_EV_REG_FAILURE, T);
-	cr_assert(t);
-	cr_expect_eq(t->scode, 404);
+	register_fails(&q, 404);
 
-	t = rapp_lookup(&R, "sip:alice@example.com");
-	cr_assert(t);
-	cr_expect_eq(t->bindingc, 0);
+	expect_bindings("sip:alice@example.com", 0);
 
 	two_stop();
 }
@@ -284,7 +314,6 @@ Test(reg_two, refresh_stale_nonce_and_expiry)
 	struct redum_registrar_stats st;
 	const struct rev *t;
 	redum_dum_handle h;
-	int64_t end;
 
 	two_start(1);
 	req_init(&q, ruri, sizeof(ruri), contact, sizeof(contact), "bob",
@@ -311,16 +340,10 @@ Test(reg_two, refresh_stale_nonce_and_expiry)
 	cr_expect_eq(t->scode, 0);
 
 	/* bounded wait for the registrar's timer (4 s at most) */
-	end = tt_now() + 8000;
-	do {
-		rapp_pump(100);
-		redum_registrar_stats(R.dum, &st);
-	} while (st.bindings && tt_now() < end);
+	wait_no_bindings(&st, 8000);
 	cr_expect_eq(st.bindings, 0);
 	cr_expect_eq(st.expired, 1);
-	t = rapp_lookup(&R, "sip:bob@example.com");
-	cr_assert(t);
-	cr_expect_eq(t->bindingc, 0);
+	expect_bindings("sip:bob@example.com", 0);
 
 	two_stop();
 }
@@ -348,17 +371,10 @@ Test(reg_two, contact_from_the_stack)
 	snprintf(port, sizeof(port), ":%u", C.port);
 	cr_expect(strstr(t->contact[0], port), "contact %s", t->contact[0]);
 
-	t = rapp_lookup(&R, "sip:alice@example.com");
-	cr_assert(t);
-	cr_expect_eq(t->bindingc, 1);
+	expect_bindings("sip:alice@example.com", 1);
 
-	cr_assert_eq(redum_reg_unregister(C.dum, h), 0);
-	t = rapp_expect(&C, REDUM_DUM_EV_UNREGISTERED, T);
-	cr_assert(t);
-	cr_expect_eq(t->scode, 200);
-	t = rapp_lookup(&R, "sip:alice@example.com");
-	cr_assert(t);
-	cr_expect_eq(t->bindingc, 0);
+	unregister(h);
+	expect_bindings("sip:alice@example.com", 0);
 
 	two_stop();
 }
@@ -370,9 +386,7 @@ Test(reg_two, stop_unregisters)
 	char ruri[64], contact[80];
 	struct redum_reg_req q;
 	struct redum_registrar_stats st;
-	const struct rev *t;
 	redum_dum_handle h;
-	int64_t end;
 
 	two_start(0);
 	req_init(&q, ruri, sizeof(ruri), contact, sizeof(contact), "alice",
@@ -381,16 +395,10 @@ Test(reg_two, stop_unregisters)
 	cr_assert(rapp_expect(&C, REDUM_DUM_EV_REGISTERED, T));
 
 	cr_expect(rapp_stop(&C, 10000));
-	end = tt_now() + 5000;
-	do {
-		rapp_pump(50);
-		redum_registrar_stats(R.dum, &st);
-	} while (st.bindings && tt_now() < end);
+	wait_no_bindings(&st, 5000);
 	cr_expect_eq(st.bindings, 0, "the stop did not unregister");
 
-	t = rapp_lookup(&R, "sip:alice@example.com");
-	cr_assert(t);
-	cr_expect_eq(t->bindingc, 0);
+	expect_bindings("sip:alice@example.com", 0);
 	cr_expect(rapp_stop(&R, 10000));
 }
 

@@ -12,6 +12,7 @@
 #include <sys/types.h>
 #include <redum/dum.h>
 #include <redum/reg.h>
+#include "dumapp.h"
 
 /** One recorded event (copies). */
 struct rev {
@@ -28,31 +29,51 @@ struct rev {
 
 enum { RAPP_QLEN = 256 };
 
+/** The tests/common/dumapp.h core with registration events copied into
+ *  `struct rev`. */
 struct rapp {
-	struct redum_stack *stack;
-	struct redum_dum *dum;
-	uint16_t port;
+	DUMAPP_HEAD;               /* stack, dum, port, uri, ...          */
 	struct rev q[RAPP_QLEN];
-	unsigned head, tail;
-	bool deleted;
 };
 
 /** Starts a stack on udp:127.0.0.1:0 (T1 @p t1_ms) and a DUM thread;
  *  @p rc non-NULL makes it a registrar. */
 int rapp_start(struct rapp *a, uint32_t t1_ms,
 	       const struct redum_registrar_conf *rc);
+
 /** Next event of @p type (others skipped and printed), or NULL. */
-const struct rev *rapp_expect(struct rapp *a, enum redum_dum_ev_type type,
-			      int timeout_ms);
+static inline const struct rev *rapp_expect(struct rapp *a,
+					    enum redum_dum_ev_type type,
+					    int timeout_ms)
+{
+	return dumapp_expect(&a->core, type, timeout_ms);
+}
+
 /** Next event of any type, or NULL after @p timeout_ms. */
-const struct rev *rapp_next(struct rapp *a, int timeout_ms);
+static inline const struct rev *rapp_next(struct rapp *a, int timeout_ms)
+{
+	return dumapp_next(&a->core, timeout_ms);
+}
+
 /** Pumps every started app for @p ms. */
-void rapp_pump(int ms);
+static inline void rapp_pump(int ms)
+{
+	dumapp_pump(ms);
+}
+
 /** Asks the registrar of @p a for @p aor's bindings; NULL on timeout. */
 const struct rev *rapp_lookup(struct rapp *a, const char *aor);
+
 /** Stops and frees; true if everything ended in time. */
-bool rapp_stop(struct rapp *a, int timeout_ms);
+static inline bool rapp_stop(struct rapp *a, int timeout_ms)
+{
+	return dumapp_stop(&a->core, timeout_ms);
+}
+
 /** Waits for SIPp @p pid, pumping the apps; its exit status or -1. */
-int rapp_sipp_wait(pid_t pid, int timeout_ms);
+static inline int rapp_sipp_wait(pid_t pid, int timeout_ms)
+{
+	return dumapp_sipp_wait(pid, timeout_ms);
+}
 
 #endif

@@ -17,24 +17,11 @@
 #include <re.h>
 #include "dumtest.h"
 #include "test_reg_app.h"
+#include "check.h"
 
 static struct rapp R, C;
-static unsigned passed, failed;
 static atomic_bool stop_lookups;
 static atomic_uint lookups_posted;
-
-#define CHECK(cond, ...) do {                                        \
-		if (cond) {                                          \
-			++passed;                                    \
-		}                                                    \
-		else {                                               \
-			++failed;                                    \
-			fprintf(stderr, "FAIL %s:%d: ", __FILE__,    \
-				__LINE__);                           \
-			fprintf(stderr, __VA_ARGS__);                \
-			fprintf(stderr, "\n");                       \
-		}                                                    \
-	} while (0)
 
 enum { T = 5000, MAX_LOOKUPS = 2000 };
 
@@ -118,7 +105,7 @@ int main(int argc, char *argv[])
 
 	CHECK(rapp_start(&R, 100, &rc) == 0, "registrar start");
 	CHECK(rapp_start(&C, 100, NULL) == 0, "client start");
-	if (failed)
+	if (atomic_load(&rtest_failed))
 		goto out;
 
 	CHECK(pthread_create(&thr, NULL, lookup_thread, NULL) == 0,
@@ -152,6 +139,5 @@ int main(int argc, char *argv[])
 
  out:
 	libre_close();
-	printf("%u passed, %u failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return rtest_check_report();
 }

@@ -43,12 +43,10 @@ static void registrar_start(const char *users)
 
 static pid_t sipp_uac(const char *scen)
 {
-	char target[64];
-	uint16_t port = tt_free_port();
+	pid_t pid = tt_sipp_uac(tt_scen(scen), A.port, NULL);
 
-	cr_assert(port);
-	snprintf(target, sizeof(target), "127.0.0.1:%u", A.port);
-	return tt_sipp_spawn(tt_scen(scen), target, port, NULL);
+	cr_assert(pid > 0);
+	return pid;
 }
 
 
@@ -183,18 +181,14 @@ static char registrar_uri[64], contact_uri[80];
 
 static pid_t sipp_registrar(const char *scen)
 {
-	uint16_t port = tt_free_port();
 	pid_t pid;
 
-	cr_assert(port);
 	cr_assert_eq(rapp_start(&A, 100, NULL), 0);
-	snprintf(registrar_uri, sizeof(registrar_uri), "sip:127.0.0.1:%u",
-		 port);
 	snprintf(contact_uri, sizeof(contact_uri), "sip:alice@127.0.0.1:%u",
 		 A.port);
-	pid = tt_sipp_spawn(tt_scen(scen), NULL, port, NULL);
+	pid = tt_sipp_uas(tt_scen(scen), NULL, registrar_uri,
+			  sizeof(registrar_uri), NULL);
 	cr_assert(pid > 0);
-	usleep(300000);  /* let it bind */
 
 	return pid;
 }

@@ -13,6 +13,7 @@
 #include <sys/types.h>
 #include <redum/dum.h>
 #include <redum/sub.h>
+#include "dumapp.h"
 
 /** One recorded event (copies). */
 struct sev {
@@ -30,18 +31,14 @@ struct sev {
 
 enum { SAPP_QLEN = 512 };
 
+/** The tests/common/dumapp.h core with subscription events copied into
+ *  `struct sev`; `quiet` (no "skipping" lines) may be set after start. */
 struct sapp {
-	struct redum_stack *stack;
-	struct redum_dum *dum;
-	uint16_t port;
-	char uri[64];                 /* sip:dum@127.0.0.1:PORT */
+	DUMAPP_HEAD;                  /* stack, dum, port, uri, quiet, ... */
 	struct sev q[SAPP_QLEN];
-	unsigned head, tail;
-	bool deleted;
-	/* SUB_NEW: accepted at once with this body when set */
+	/* SUB_NEW: accepted at once with this body when set (after start) */
 	const char *auto_accept_body;
 	uint32_t accepted;
-	bool quiet;                   /* no "skipping" lines (set after start) */
 };
 
 /** Set before sapp_start(): no on_message handler (DUM's auto 200). */
@@ -55,12 +52,34 @@ extern uint32_t sapp_ncreds;
  *  handler. */
 int sapp_start(struct sapp *a, uint32_t t1_ms,
 	       const struct redum_sub_conf *sc, bool on_new);
-const struct sev *sapp_next(struct sapp *a, int timeout_ms);
-const struct sev *sapp_expect(struct sapp *a, enum redum_dum_ev_type type,
-			      int timeout_ms);
-void sapp_pump(int ms);
-bool sapp_stop(struct sapp *a, int timeout_ms);
-int  sapp_sipp_wait(pid_t pid, int timeout_ms);
+
+static inline const struct sev *sapp_next(struct sapp *a, int timeout_ms)
+{
+	return dumapp_next(&a->core, timeout_ms);
+}
+
+static inline const struct sev *sapp_expect(struct sapp *a,
+					    enum redum_dum_ev_type type,
+					    int timeout_ms)
+{
+	return dumapp_expect(&a->core, type, timeout_ms);
+}
+
+static inline void sapp_pump(int ms)
+{
+	dumapp_pump(ms);
+}
+
+static inline bool sapp_stop(struct sapp *a, int timeout_ms)
+{
+	return dumapp_stop(&a->core, timeout_ms);
+}
+
+static inline int sapp_sipp_wait(pid_t pid, int timeout_ms)
+{
+	return dumapp_sipp_wait(pid, timeout_ms);
+}
+
 /** A request from @p a to @p uri. */
 void sapp_req(const struct sapp *a, const char *uri, const char *event,
 	      uint32_t expires, struct redum_sub_req *req);

@@ -23,7 +23,6 @@
 enum { T = 8000, SIPP_WAIT = 25000 };
 
 static struct sapp A;
-static uint16_t sipp_port;
 static char sipp_uri[96];
 
 TestSuite(sub_client, .timeout = 90);
@@ -46,16 +45,19 @@ static void client_start(uint32_t unsub_wait_ms)
 /* SIPp as the UAS of @p scen; returns its pid, sipp_uri set */
 static pid_t sipp_uas(const char *scen)
 {
-	pid_t pid;
+	pid_t pid = tt_sipp_uas(tt_scen(scen), "bob", sipp_uri,
+				sizeof(sipp_uri), NULL);
 
-	sipp_port = tt_free_port();
-	cr_assert(sipp_port);
-	snprintf(sipp_uri, sizeof(sipp_uri), "sip:bob@127.0.0.1:%u",
-		 sipp_port);
-	pid = tt_sipp_spawn(tt_scen(scen), NULL, sipp_port, NULL);
 	cr_assert(pid > 0);
-	usleep(300000);   /* SIPp binds its socket */
 	return pid;
+}
+
+
+/* The end of a test: SIPp's scenario passed, DUM stopped in time. */
+static void finish(pid_t pid)
+{
+	cr_expect_eq(sapp_sipp_wait(pid, SIPP_WAIT), 0, "sipp failed");
+	cr_expect(sapp_stop(&A, 10000));
 }
 
 
@@ -99,8 +101,7 @@ Test(sub_client, notify_refresh_unsubscribe)
 	cr_expect(!t->timed_out, "ended by the NOTIFY, not the timer");
 	cr_expect_str_eq(t->reason, "timeout");
 
-	cr_expect_eq(sapp_sipp_wait(pid, SIPP_WAIT), 0, "sipp failed");
-	cr_expect(sapp_stop(&A, 10000));
+	finish(pid);
 }
 
 
@@ -133,8 +134,7 @@ Test(sub_client, notifier_never_answers_unsubscribe)
 	redum_sub_stats(A.dum, &st);
 	cr_expect_eq(st.sub_timeouts, 1);
 
-	cr_expect_eq(sapp_sipp_wait(pid, SIPP_WAIT), 0, "sipp failed");
-	cr_expect(sapp_stop(&A, 10000));
+	finish(pid);
 }
 
 
@@ -163,8 +163,7 @@ Test(sub_client, notify_before_200)
 	cr_assert(t);
 	cr_expect(!t->timed_out);
 
-	cr_expect_eq(sapp_sipp_wait(pid, SIPP_WAIT), 0, "sipp failed");
-	cr_expect(sapp_stop(&A, 10000));
+	finish(pid);
 }
 
 
@@ -188,8 +187,7 @@ Test(sub_client, refresh_481_ends_it)
 	cr_expect_str_eq(t->reason, "refresh-failed");
 	cr_expect(!t->timed_out);
 
-	cr_expect_eq(sapp_sipp_wait(pid, SIPP_WAIT), 0, "sipp failed");
-	cr_expect(sapp_stop(&A, 10000));
+	finish(pid);
 }
 
 
@@ -197,13 +195,8 @@ Test(sub_client, refresh_481_ends_it)
 
 static pid_t sipp_uac(const char *scen)
 {
-	char target[64];
-	uint16_t port = tt_free_port();
-	pid_t pid;
+	pid_t pid = tt_sipp_uac(tt_scen(scen), A.port, NULL);
 
-	cr_assert(port);
-	snprintf(target, sizeof(target), "127.0.0.1:%u", A.port);
-	pid = tt_sipp_spawn(tt_scen(scen), target, port, NULL);
 	cr_assert(pid > 0);
 	return pid;
 }
@@ -253,8 +246,7 @@ Test(sub_server, expiry_without_refresh)
 	cr_expect_eq(st.sub_expired, 1);
 	cr_expect_eq(st.notifies_out, 2);
 
-	cr_expect_eq(sapp_sipp_wait(pid, SIPP_WAIT), 0, "sipp failed");
-	cr_expect(sapp_stop(&A, 10000));
+	finish(pid);
 }
 
 
@@ -278,8 +270,7 @@ Test(sub_server, unsubscribe_gets_final_notify)
 	cr_expect_eq(t->h, h);
 	cr_expect_eq(t->scode, 200);
 
-	cr_expect_eq(sapp_sipp_wait(pid, SIPP_WAIT), 0, "sipp failed");
-	cr_expect(sapp_stop(&A, 10000));
+	finish(pid);
 }
 
 
@@ -372,8 +363,7 @@ Test(pager_sipp, message_from_redum)
 	cr_expect_eq(t->h, h);
 	cr_expect_eq(t->scode, 202);
 
-	cr_expect_eq(sapp_sipp_wait(pid, SIPP_WAIT), 0, "sipp failed");
-	cr_expect(sapp_stop(&A, 10000));
+	finish(pid);
 }
 
 
@@ -442,8 +432,7 @@ Test(pub_client, refresh_412_republish_remove)
 	cr_expect_eq(t->h, h);
 	cr_expect_eq(t->scode, 200);
 
-	cr_expect_eq(sapp_sipp_wait(pid, SIPP_WAIT), 0, "sipp failed");
-	cr_expect(sapp_stop(&A, 10000));
+	finish(pid);
 }
 
 
@@ -472,6 +461,5 @@ Test(sub_client, forked_notify_is_refused)
 	cr_expect_eq(t->retry_after, 5);
 	cr_expect(!t->timed_out);
 
-	cr_expect_eq(sapp_sipp_wait(pid, SIPP_WAIT), 0, "sipp failed");
-	cr_expect(sapp_stop(&A, 10000));
+	finish(pid);
 }

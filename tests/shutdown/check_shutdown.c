@@ -38,21 +38,8 @@
 #include <unistd.h>
 #include <re.h>
 #include "shuttest.h"
+#include "check.h"
 
-static unsigned passed, failed;
-
-#define CHECK(cond, ...) do {                                        \
-		if (cond) {                                          \
-			++passed;                                    \
-		}                                                    \
-		else {                                               \
-			++failed;                                    \
-			fprintf(stderr, "FAIL %s:%d: ", __FILE__,    \
-				__LINE__);                           \
-			fprintf(stderr, __VA_ARGS__);                \
-			fprintf(stderr, "\n");                       \
-		}                                                    \
-	} while (0)
 
 /* MARGIN: a hang detector, not a speed bound: wide enough for a loaded
  * 2-core machine running sanitizer builds side by side */
@@ -75,21 +62,6 @@ static unsigned count_dir(const char *path)
 	closedir(d);
 
 	return n;
-}
-
-
-static bool n_at_least(struct sapp *a, void *arg)
-{
-	const unsigned *want = arg;
-	return sapp_n(a, (enum redum_dum_ev_type)want[0]) >= want[1];
-}
-
-
-static bool wait_ev(struct sapp *a, enum redum_dum_ev_type t, unsigned n,
-		    int ms)
-{
-	unsigned want[2] = {t, n};
-	return sapp_wait(n_at_least, a, want, ms);
 }
 
 
@@ -257,7 +229,7 @@ static void cycles(unsigned n)
 			return;
 		A.free_in_final = (i % 2) == 1;
 		call_some(1);
-		(void)wait_ev(&A, REDUM_DUM_EV_CONNECTED, 1, T);
+		(void)sapp_wait_n(&A, REDUM_DUM_EV_CONNECTED, 1, T);
 		(void)shut(&A, (int)(i % 3), 2000, i % 4 == 0);
 		/* after a forced A, B's BYE is never answered: bounded by
 		 * a short give-up */
@@ -293,7 +265,6 @@ static void stress(unsigned n)
 	unsigned i;
 
 	for (i = 0; i < n; i++) {
-		struct redum_reg_req rr;
 		redum_dum_handle hr;
 		char aor[80];
 		int mode = rand() % 3;
@@ -304,13 +275,9 @@ static void stress(unsigned n)
 		A.free_in_final = rand() % 2;
 
 		if (rand() % 2) {
-			memset(&rr, 0, sizeof(rr));
 			snprintf(aor, sizeof(aor), "sip:a@127.0.0.1:%u",
 				 B.port);
-			rr.registrar = B.uri;
-			rr.aor = aor;
-			rr.expires = 600;
-			CHECK(redum_reg_register(A.dum, &hr, &rr) == 0,
+			CHECK(sapp_register(&A, B.uri, aor, &hr) == 0,
 			      "register");
 		}
 
@@ -322,6 +289,28 @@ static void stress(unsigned n)
 		(void)shut(A.stack ? &A : &B, rand() % 3, give_up,
 			   rand() % 2);
 	}
+}
+
+
+/* A's shutdown figures (printed, never asserted): from the request at
+ * @p t0 to can-be-deleted, and the report's stages. */
+static void print_shutdown(const char *what, unsigned n, int64_t t0)
+{
+	printf("shutdown of %u %s: %lld ms (report: total %llu ms, "
+	       "ending %llu ms, removal %llu ms)\n", n, what,
+	       (long long)(A.t_deleted - t0),
+	       (unsigned long long)A.rep.total_ms,
+	       (unsigned long long)A.rep.ending_ms,
+	       (unsigned long long)A.rep.removal_ms);
+}
+
+
+/* B got the BYEs of A's @p n calls; then B ends too. */
+static void b_saw_byes_then_ends(unsigned n)
+{
+	CHECK(sapp_wait_n(&B, REDUM_DUM_EV_TERMINATED, n, 20000),
+	      "B saw %u BYEs of %u", sapp_n(&B, REDUM_DUM_EV_TERMINATED), n);
+	(void)shut(&B, 1, 2000, false);
 }
 
 
@@ -343,7 +332,7 @@ static void calls(unsigned n)
 			redum_dum_handle h;
 			CHECK(sapp_call(&A, B.uri, &h) == 0, "call");
 		}
-		(void)wait_ev(&A, REDUM_DUM_EV_CONNECTED, i + k, 30000);
+		(void)sapp_wait_n(&A, REDUM_DUM_EV_CONNECTED, i + k, 30000);
 	}
 	t1 = tt_now();
 	CHECK(sapp_n(&A, REDUM_DUM_EV_CONNECTED) == n, "connected %u of %u",
@@ -357,15 +346,8 @@ static void calls(unsigned n)
 	ok = sapp_finish(&A, 20000 + MARGIN);
 	CHECK(ok, "shutdown of %u calls done by deadline + margin", n);
 	CHECK(A.rep.nforced == 0, "force-ended: %u", A.rep.nforced);
-	printf("shutdown of %u calls: %lld ms (report: total %llu ms, "
-	       "ending %llu ms, removal %llu ms)\n", n,
-	       (long long)(A.t_deleted - t0),
-	       (unsigned long long)A.rep.total_ms,
-	       (unsigned long long)A.rep.ending_ms,
-	       (unsigned long long)A.rep.removal_ms);
-	CHECK(wait_ev(&B, REDUM_DUM_EV_TERMINATED, n, 20000),
-	      "B saw %u BYEs of %u", sapp_n(&B, REDUM_DUM_EV_TERMINATED), n);
-	(void)shut(&B, 1, 2000, false);
+	print_shutdown("calls", n, t0);
+	b_saw_byes_then_ends(n);
 }
 
 
@@ -384,28 +366,23 @@ static void mixed(unsigned n, bool server_first)
 
 	t0 = tt_now();
 	for (i = 0; i < n; i++) {
-		struct redum_reg_req rr;
 		redum_dum_handle h;
 		char aor[80];
 
 		CHECK(sapp_call(&A, B.uri, &h) == 0, "call %u", i);
-		memset(&rr, 0, sizeof(rr));
 		snprintf(aor, sizeof(aor), "sip:u%u@127.0.0.1:%u", i, B.port);
-		rr.registrar = B.uri;
-		rr.aor = aor;
-		rr.expires = 600;
-		CHECK(redum_reg_register(A.dum, &h, &rr) == 0, "register %u",
+		CHECK(sapp_register(&A, B.uri, aor, &h) == 0, "register %u",
 		      i);
 		CHECK(sapp_subscribe(&A, B.uri, &h) == 0, "subscribe %u", i);
 		CHECK(sapp_publish(&A, B.uri, &h) == 0, "publish %u", i);
 		if (i % 100 == 99)   /* keep the FIFOs and peers in step */
-			(void)wait_ev(&A, REDUM_DUM_EV_CONNECTED, i + 1,
+			(void)sapp_wait_n(&A, REDUM_DUM_EV_CONNECTED, i + 1,
 				      30000);
 	}
-	ok = wait_ev(&A, REDUM_DUM_EV_CONNECTED, n, 30000) &&
-		wait_ev(&A, REDUM_DUM_EV_REGISTERED, n, 30000) &&
-		wait_ev(&A, REDUM_DUM_EV_SUB_UPDATE, n, 30000) &&
-		wait_ev(&A, REDUM_DUM_EV_PUB_SUCCESS, n, 30000);
+	ok = sapp_wait_n(&A, REDUM_DUM_EV_CONNECTED, n, 30000) &&
+		sapp_wait_n(&A, REDUM_DUM_EV_REGISTERED, n, 30000) &&
+		sapp_wait_n(&A, REDUM_DUM_EV_SUB_UPDATE, n, 30000) &&
+		sapp_wait_n(&A, REDUM_DUM_EV_PUB_SUCCESS, n, 30000);
 	t1 = tt_now();
 	CHECK(ok, "established: calls %u, registrations %u, subscriptions %u, "
 	      "publications %u of %u each",
@@ -433,10 +410,10 @@ static void mixed(unsigned n, bool server_first)
 		      2 * n);
 		printf("server side: shutdown of %u usages: %lld ms\n",
 		       B.rep.usages_at_start, (long long)(B.t_deleted - t0));
-		CHECK(wait_ev(&A, REDUM_DUM_EV_TERMINATED, n, 20000),
+		CHECK(sapp_wait_n(&A, REDUM_DUM_EV_TERMINATED, n, 20000),
 		      "A saw %u of %u calls end",
 		      sapp_n(&A, REDUM_DUM_EV_TERMINATED), n);
-		CHECK(wait_ev(&A, REDUM_DUM_EV_SUB_TERMINATED, n, 20000),
+		CHECK(sapp_wait_n(&A, REDUM_DUM_EV_SUB_TERMINATED, n, 20000),
 		      "A saw %u of %u subscriptions end",
 		      sapp_n(&A, REDUM_DUM_EV_SUB_TERMINATED), n);
 		/* A's registrations and publications now have no peer:
@@ -455,15 +432,8 @@ static void mixed(unsigned n, bool server_first)
 	CHECK(A.rep.nforced == 0, "force-ended: %u", A.rep.nforced);
 	CHECK(A.rep.usages_at_start >= 4 * n, "usages at start %u < %u",
 	      A.rep.usages_at_start, 4 * n);
-	printf("shutdown of %u x 4 usages: %lld ms (report: total %llu ms, "
-	       "ending %llu ms, removal %llu ms)\n", n,
-	       (long long)(A.t_deleted - t0),
-	       (unsigned long long)A.rep.total_ms,
-	       (unsigned long long)A.rep.ending_ms,
-	       (unsigned long long)A.rep.removal_ms);
-	CHECK(wait_ev(&B, REDUM_DUM_EV_TERMINATED, n, 20000),
-	      "B saw %u BYEs of %u", sapp_n(&B, REDUM_DUM_EV_TERMINATED), n);
-	(void)shut(&B, 1, 2000, false);
+	print_shutdown("x 4 usages", n, t0);
+	b_saw_byes_then_ends(n);
 }
 
 
@@ -488,6 +458,5 @@ int main(int argc, char **argv)
 	else
 		stress(n);
 
-	printf("%u passed, %u failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return rtest_check_report();
 }

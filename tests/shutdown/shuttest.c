@@ -2,26 +2,11 @@
  * @file shuttest.c  Shutdown test harness (see shuttest.h)
  */
 #include <errno.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <re.h>
 #include "shuttest.h"
-
-const char sapp_sdp[] =
-	"v=0\r\n"
-	"o=- 1 1 IN IP4 127.0.0.1\r\n"
-	"s=redum\r\n"
-	"c=IN IP4 127.0.0.1\r\n"
-	"t=0 0\r\n"
-	"m=audio 6000 RTP/AVP 0\r\n";
-
-static struct sapp *apps[16];
-static unsigned napps;
-
 
 unsigned sapp_n(const struct sapp *a, enum redum_dum_ev_type t)
 {
@@ -29,10 +14,12 @@ unsigned sapp_n(const struct sapp *a, enum redum_dum_ev_type t)
 }
 
 
-static void rec(struct redum_dum *dum, const struct redum_dum_event *ev,
-		void *arg)
+/* every event: counted, its order kept, answered when asked (the core is
+ * the first member of struct sapp) */
+static void count(struct dumapp *d, struct redum_dum *dum,
+		  const struct redum_dum_event *ev)
 {
-	struct sapp *a = arg;
+	struct sapp *a = (struct sapp *)d;
 
 	if ((unsigned)ev->type < REDUM_DUM_EV_COUNT)
 		++a->nev[ev->type];
@@ -69,9 +56,9 @@ static void rec(struct redum_dum *dum, const struct redum_dum_event *ev,
 }
 
 
-static void can_be_deleted(struct redum_dum *dum, void *arg)
+static void final_report(struct dumapp *d, struct redum_dum *dum)
 {
-	struct sapp *a = arg;
+	struct sapp *a = (struct sapp *)d;
 	const struct redum_shutdown_report *r = redum_dum_shutdown_result(dum);
 
 	if (r) {
@@ -88,7 +75,6 @@ static void can_be_deleted(struct redum_dum *dum, void *arg)
 	}
 
 	a->t_deleted = tt_now();
-	atomic_store(&a->deleted, true);
 
 	if (a->free_in_final) {
 		/* the app frees everything here: DUM defers the free until
@@ -98,38 +84,25 @@ static void can_be_deleted(struct redum_dum *dum, void *arg)
 }
 
 
+static const struct dumapp_kind shut_kind = {
+	.name       = "sapp",
+	.on_event   = count,
+	.on_deleted = final_report,
+};
+
+
 int sapp_start(struct sapp *a)
 {
-	struct redum_stack_conf sc;
+	struct dumapp_conf c = {
+		.software     = "redum-shutdown-test",
+		.t1_ms        = a->t1_ms ? a->t1_ms : 100,
+		.hsize        = 4096,
+		.cmd_capacity = 16384,
+	};
 	struct redum_dum_conf dc;
 	struct redum_registrar_conf rc;
 	struct redum_sub_conf subc;
 	struct redum_dum_handlers hd;
-	struct sa la;
-	int err;
-
-	redum_stack_conf_init(&sc);
-	sc.software = "redum-shutdown-test";
-	sc.ctrans_hsize = sc.strans_hsize = sc.obj_hsize = 4096;
-	sc.tcp_hsize = 64;
-	sc.cmd_capacity = 16384;
-	sc.t1_ms = a->t1_ms ? a->t1_ms : 100;
-	if (sc.t2_ms < sc.t1_ms)
-		sc.t2_ms = sc.t1_ms;
-	sc.graceful_ms = 64 * sc.t1_ms;
-	err = redum_stack_conf_listen(&sc, "udp:127.0.0.1:0");
-	if (err)
-		return err;
-
-	err = redum_stack_start(&a->stack, &sc);
-	if (err)
-		return err;
-
-	err = redum_stack_laddr(a->stack, 0, NULL, &la);
-	if (err)
-		return err;
-	a->port = sa_port(&la);
-	snprintf(a->uri, sizeof(a->uri), "sip:dum@127.0.0.1:%u", a->port);
 
 	redum_dum_conf_init(&dc);
 	dc.name = "shut";
@@ -145,81 +118,16 @@ int sapp_start(struct sapp *a)
 		subc.pager = true;
 		dc.sub = &subc;
 	}
+	c.dum = &dc;
 
 	memset(&hd, 0, sizeof(hd));
-	hd.invite.on_new            = rec;
-	hd.invite.on_provisional    = rec;
-	hd.invite.on_connected      = rec;
-	hd.invite.on_terminated     = rec;
-	hd.invite.on_failure        = rec;
-	hd.invite.on_offer          = rec;
-	hd.invite.on_answer         = rec;
-	hd.invite.on_offer_rejected = rec;
-	hd.invite.on_info           = rec;
-	hd.invite.on_info_response  = rec;
-	hd.request.on_response      = rec;
-	hd.reg.on_registered        = rec;
-	hd.reg.on_retrying          = rec;
-	hd.reg.on_failure           = rec;
-	hd.reg.on_unregistered      = rec;
-	hd.reg.on_bindings          = rec;
-	hd.sub.on_sub_update        = rec;
-	hd.sub.on_sub_terminated    = rec;
-	hd.sub.on_sub_failure       = rec;
-	hd.sub.on_pub_success       = rec;
-	hd.sub.on_pub_failure       = rec;
-	hd.sub.on_pub_removed       = rec;
-	hd.sub.on_message_result    = rec;
-	hd.on_error                 = rec;
-	hd.on_dum_can_be_deleted    = can_be_deleted;
-	hd.arg                      = a;
+	dumapp_rec_invite(&hd);
+	dumapp_rec_reg(&hd);
+	dumapp_rec_sub(&hd);
+	hd.request.on_response      = dumapp_rec;
+	hd.on_error                 = dumapp_rec;
 
-	err = redum_dum_alloc(&a->dum, a->stack, &dc, &hd);
-	if (err)
-		return err;
-
-	err = redum_dum_app_attach(a->dum, true, 0);
-	if (!err)
-		err = redum_dum_start(a->dum);
-	if (err)
-		return err;
-
-	if (napps < sizeof(apps) / sizeof(apps[0]))
-		apps[napps++] = a;
-
-	return 0;
-}
-
-
-void sapp_pump(int ms)
-{
-	struct pollfd pfd[16];
-	struct sapp *list[16];
-	unsigned i, n = 0;
-
-	for (i = 0; i < napps; i++) {
-		if (!apps[i]->dum || apps[i]->freed)
-			continue;
-		list[n] = apps[i];
-		if (atomic_load(&apps[i]->deleted))
-			continue;
-		pfd[n].fd = redum_dum_app_fd(apps[i]->dum);
-		pfd[n].events = POLLIN;
-		pfd[n].revents = 0;
-		++n;
-	}
-
-	(void)poll(pfd, n, ms < 0 ? 0 : ms);
-
-	for (i = 0; i < n; i++) {
-		/* a deleted app's FIFO is finished: nothing more comes */
-		if (!atomic_load(&list[i]->deleted))
-			(void)redum_dum_app_drain(list[i]->dum);
-	}
-
-	/* nothing to poll: still take the time asked for */
-	if (!n && ms > 0)
-		(void)poll(NULL, 0, ms);
+	return dumapp_start(&a->core, &shut_kind, NULL, &hd, &c);
 }
 
 
@@ -231,24 +139,33 @@ bool sapp_wait(bool (*cond)(struct sapp *a, void *arg), struct sapp *a,
 	while (!cond(a, arg)) {
 		if (tt_now() >= end)
 			return false;
-		sapp_pump(5);
+		dumapp_pump(5);
 	}
 
 	return true;
 }
 
 
-static bool is_deleted(struct sapp *a, void *arg)
+static bool n_at_least(struct sapp *a, void *arg)
 {
-	(void)arg;
-	return atomic_load(&a->deleted);
+	const unsigned *want = arg;   /* {type, n} */
+
+	return sapp_n(a, (enum redum_dum_ev_type)want[0]) >= want[1];
+}
+
+
+bool sapp_wait_n(struct sapp *a, enum redum_dum_ev_type t, unsigned n,
+		 int timeout_ms)
+{
+	unsigned want[2] = {t, n};
+
+	return sapp_wait(n_at_least, a, want, timeout_ms);
 }
 
 
 bool sapp_finish(struct sapp *a, int timeout_ms)
 {
 	bool ok = true;
-	unsigned i;
 
 	if (!a->stack)
 		return false;
@@ -257,34 +174,19 @@ bool sapp_finish(struct sapp *a, int timeout_ms)
 	if (a->dum && !atomic_load(&a->deleted))
 		(void)redum_dum_shutdown(a->dum, NULL);
 
-	if (a->dum && !sapp_wait(is_deleted, a, NULL, timeout_ms)) {
+	if (a->dum && !dumapp_wait_deleted(&a->core, timeout_ms)) {
 		fprintf(stderr, "sapp(%u): DUM did not finish in %d ms "
 			"(watchdog): forcing\n", a->port, timeout_ms);
 		ok = false;
 		(void)redum_dum_shutdown_force(a->dum);
-		(void)sapp_wait(is_deleted, a, NULL, 10000);
+		(void)dumapp_wait_deleted(&a->core, 10000);
 	}
 
-	for (i = 0; i < napps; i++) {
-		if (apps[i] == a) {
-			apps[i] = apps[--napps];
-			break;
-		}
-	}
-
-	if (a->dum && !a->free_in_final) {
-		if (redum_dum_free(a->dum))
-			ok = false;
-	}
-	else if (a->dum && a->free_in_final && !a->freed) {
+	/* free_in_final: the app freed DUM in its final callback */
+	if (a->dum && a->free_in_final && !a->freed)
 		ok = false;
-	}
-	a->dum = NULL;
-
-	(void)redum_stack_shutdown(a->stack, false);
-	if (redum_stack_join(a->stack, NULL))
+	if (!dumapp_free(&a->core, a->free_in_final))
 		ok = false;
-	a->stack = NULL;
 
 	return ok;
 }
@@ -308,30 +210,17 @@ int sapp_call(struct sapp *a, const char *uri, redum_dum_handle *hp)
 }
 
 
-int sapp_sipp_wait(pid_t pid, int timeout_ms)
+int sapp_register(struct sapp *a, const char *registrar, const char *aor,
+		  redum_dum_handle *hp)
 {
-	int64_t end = tt_now() + timeout_ms;
-	int status;
+	struct redum_reg_req rr;
 
-	if (pid <= 0)
-		return -1;
+	memset(&rr, 0, sizeof(rr));
+	rr.registrar = registrar;
+	rr.aor = aor;
+	rr.expires = 600;
 
-	for (;;) {
-		pid_t r = waitpid(pid, &status, WNOHANG);
-
-		if (r == pid)
-			break;
-		if (r < 0)
-			return -1;
-		if (tt_now() >= end) {
-			kill(pid, SIGKILL);
-			waitpid(pid, &status, 0);
-			return -1;
-		}
-		sapp_pump(10);
-	}
-
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	return redum_reg_register(a->dum, hp, &rr);
 }
 
 

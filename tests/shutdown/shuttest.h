@@ -15,6 +15,9 @@
 #include <redum/reg.h>
 #include <redum/shutdown.h>
 #include <redum/sub.h>
+#include "dumapp.h"
+#include "dumtest.h"     /* tt_*: SIPp, ports, clock (tests/dum) */
+#include "testutil.h"
 
 struct sapp;
 typedef void (sapp_hook_h)(struct sapp *a, const struct redum_dum_event *ev);
@@ -31,11 +34,10 @@ struct sseq {
 	uint16_t scode;
 };
 
+/* The tests/common/dumapp.h core (no event queue: events are counted)
+ * and the shutdown tests' options, counters and final report. */
 struct sapp {
-	struct redum_stack *stack;
-	struct redum_dum *dum;
-	uint16_t port;
-	char uri[64];
+	DUMAPP_HEAD;               /* stack, dum, port, uri, deleted, ... */
 	/* options (set before sapp_start) */
 	bool auto_answer;          /* NEW -> 200 with SDP               */
 	bool registrar;            /* DUM is a registrar                */
@@ -53,8 +55,7 @@ struct sapp {
 	unsigned nseq;
 	redum_dum_handle last_new;
 	uint32_t last_bindingc;    /* of the last REG_BINDINGS          */
-	/* the end */
-	_Atomic bool deleted;
+	/* the end (and `deleted`, atomic, in the core) */
 	bool freed;
 	bool got_report;
 	struct redum_shutdown_report rep;   /* copy; forced[] below     */
@@ -63,13 +64,17 @@ struct sapp {
 	int64_t t_deleted;
 };
 
-extern const char sapp_sdp[];
+/** The SDP offer/answer every test sends (tests/common). */
+#define sapp_sdp rtest_sdp
 
 /** Starts a stack (udp:127.0.0.1:0) and a DUM thread; this thread is the
  *  application thread (manual drain). @return 0 or an errno */
 int sapp_start(struct sapp *a);
 /** Dispatches events of every started app for up to @p ms. */
-void sapp_pump(int ms);
+static inline void sapp_pump(int ms)
+{
+	dumapp_pump(ms);
+}
 /** Pumps until @p cond(a) or @p timeout_ms: true if cond held. */
 bool sapp_wait(bool (*cond)(struct sapp *a, void *arg), struct sapp *a,
 	       void *arg, int timeout_ms);
@@ -82,18 +87,22 @@ int sapp_call(struct sapp *a, const char *uri, redum_dum_handle *hp);
 int sapp_subscribe(struct sapp *a, const char *uri, redum_dum_handle *hp);
 int sapp_publish(struct sapp *a, const char *uri, redum_dum_handle *hp);
 int sapp_message(struct sapp *a, const char *uri, redum_dum_handle *hp);
+/** A registration of @p aor from @p a with @p registrar (a URI),
+ *  expires 600. @return 0 or an errno */
+int sapp_register(struct sapp *a, const char *registrar, const char *aor,
+		  redum_dum_handle *hp);
 /** Counter of an event type. */
 unsigned sapp_n(const struct sapp *a, enum redum_dum_ev_type t);
+/** Pumps until @p a counted @p n events of type @p t (or @p timeout_ms
+ *  passed): true if it did. */
+bool sapp_wait_n(struct sapp *a, enum redum_dum_ev_type t, unsigned n,
+		 int timeout_ms);
 
-/* SIPp helpers (tests/dum/dumtest.c) */
-uint16_t tt_free_port(void);
-int64_t  tt_now(void);
-pid_t    tt_sipp_spawn(const char *scen, const char *target, uint16_t lport,
-		       const char *extra, ...);
-int      tt_sipp_wait(pid_t pid, int timeout_ms);
-const char *tt_scen(const char *name);
 /** Waits for SIPp (killed after @p timeout_ms) while pumping the apps.
  *  @return its exit code, -1 if killed or failed */
-int sapp_sipp_wait(pid_t pid, int timeout_ms);
+static inline int sapp_sipp_wait(pid_t pid, int timeout_ms)
+{
+	return dumapp_sipp_wait(pid, timeout_ms);
+}
 
 #endif

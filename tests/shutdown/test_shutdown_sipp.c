@@ -66,21 +66,6 @@ static pid_t sipp_uas(const char *name, char *uri, size_t sz)
 }
 
 
-static bool n_at_least(struct sapp *a, void *arg)
-{
-	const unsigned *want = arg;   /* {type, n} */
-	return sapp_n(a, (enum redum_dum_ev_type)want[0]) >= want[1];
-}
-
-
-static bool wait_ev(struct sapp *a, enum redum_dum_ev_type t, unsigned n,
-		    int ms)
-{
-	unsigned want[2] = {t, n};
-	return sapp_wait(n_at_least, a, want, ms);
-}
-
-
 static struct redum_shutdown_conf conf_ms(uint32_t give_up_ms)
 {
 	struct redum_shutdown_conf c;
@@ -123,7 +108,7 @@ static pid_t connected_call(const char *name, redum_dum_handle *hp)
 	cr_assert(pid > 0);
 	usleep(200000);    /* SIPp binds its port */
 	cr_assert_eq(sapp_call(&A, uri, hp), 0);
-	cr_assert(wait_ev(&A, REDUM_DUM_EV_CONNECTED, 1, T),
+	cr_assert(sapp_wait_n(&A, REDUM_DUM_EV_CONNECTED, 1, T),
 		  "call not connected");
 	return pid;
 }
@@ -225,7 +210,7 @@ Test(shutdown, inflight_invite_before_200_cancelled)
 	pid = sipp_uas("uas_ringing_cancel.xml", uri, sizeof(uri));
 	usleep(200000);
 	cr_assert_eq(sapp_call(&A, uri, &h), 0);
-	cr_assert(wait_ev(&A, REDUM_DUM_EV_PROVISIONAL, 1, T));
+	cr_assert(sapp_wait_n(&A, REDUM_DUM_EV_PROVISIONAL, 1, T));
 	cr_assert_eq(redum_dum_stop(A.dum), 0);
 	cr_assert(sapp_finish(&A, 4000 + MARGIN));
 	cr_assert_eq(A.rep.nforced, 0, "%s", A.report_text);
@@ -242,7 +227,7 @@ Test(shutdown, inflight_invite_at_uas_487)
 	snprintf(target, sizeof(target), "127.0.0.1:%u", A.port);
 	pid = tt_sipp_spawn(scen("uac_unanswered.xml"), target,
 			    tt_free_port(), NULL);
-	cr_assert(wait_ev(&A, REDUM_DUM_EV_NEW, 1, T), "no INVITE");
+	cr_assert(sapp_wait_n(&A, REDUM_DUM_EV_NEW, 1, T), "no INVITE");
 	cr_assert_eq(redum_dum_stop(A.dum), 0);
 	cr_assert(sapp_finish(&A, 4000 + MARGIN));
 	cr_assert_eq(A.rep.nforced, 0, "%s", A.report_text);
@@ -303,7 +288,7 @@ Test(shutdown, force_sends_nothing_frees_all)
 	cr_assert(pid > 0);
 	usleep(200000);
 	cr_assert_eq(sapp_call(&A, uri, &h), 0);
-	cr_assert(wait_ev(&A, REDUM_DUM_EV_CONNECTED, 1, T));
+	cr_assert(sapp_wait_n(&A, REDUM_DUM_EV_CONNECTED, 1, T));
 
 	cr_assert_eq(redum_dum_shutdown_force(A.dum), 0);
 	cr_assert_eq(redum_dum_shutdown(A.dum, NULL), EALREADY);
@@ -345,7 +330,7 @@ Test(shutdown, if_no_usages_with_and_without)
 	cr_assert(!atomic_load(&A.deleted));
 	cr_assert_eq(sapp_n(&A, REDUM_DUM_EV_TERMINATED), 0);
 	cr_assert_eq(redum_invite_end(A.dum, h), 0);
-	cr_assert(wait_ev(&A, REDUM_DUM_EV_TERMINATED, 1, T));
+	cr_assert(sapp_wait_n(&A, REDUM_DUM_EV_TERMINATED, 1, T));
 	cr_assert_eq(sapp_sipp_wait(pid, 10000), 0);
 
 	cr_assert_eq(redum_dum_shutdown_if_no_usages(A.dum, 1000), 0);
@@ -443,7 +428,6 @@ Test(shutdown, commands_after_the_end_fail_at_once)
  * un-REGISTER goes out only after every BYE was answered. */
 Test(shutdown, order_server_calls_client_calls_registration)
 {
-	struct redum_reg_req rr;
 	redum_dum_handle h1, h2, hb, hr;
 	char aor[80];
 	unsigned i, last_term = 0, unreg = 0, b_srv_last = 0, b_cli_first = 0;
@@ -454,19 +438,15 @@ Test(shutdown, order_server_calls_client_calls_registration)
 	cr_assert_eq(sapp_start(&A), 0);
 	cr_assert_eq(sapp_start(&B), 0);
 
-	memset(&rr, 0, sizeof(rr));
 	snprintf(aor, sizeof(aor), "sip:alice@127.0.0.1:%u", B.port);
-	rr.registrar = B.uri;
-	rr.aor = aor;
-	rr.expires = 600;
-	cr_assert_eq(redum_reg_register(A.dum, &hr, &rr), 0);
-	cr_assert(wait_ev(&A, REDUM_DUM_EV_REGISTERED, 1, T));
+	cr_assert_eq(sapp_register(&A, B.uri, aor, &hr), 0);
+	cr_assert(sapp_wait_n(&A, REDUM_DUM_EV_REGISTERED, 1, T));
 
 	cr_assert_eq(sapp_call(&A, B.uri, &h1), 0);
 	cr_assert_eq(sapp_call(&A, B.uri, &h2), 0);
 	cr_assert_eq(sapp_call(&B, A.uri, &hb), 0);
-	cr_assert(wait_ev(&A, REDUM_DUM_EV_CONNECTED, 3, T));
-	cr_assert(wait_ev(&B, REDUM_DUM_EV_CONNECTED, 3, T));
+	cr_assert(sapp_wait_n(&A, REDUM_DUM_EV_CONNECTED, 3, T));
+	cr_assert(sapp_wait_n(&B, REDUM_DUM_EV_CONNECTED, 3, T));
 
 	A.nseq = 0;
 	B.nseq = 0;
@@ -487,7 +467,7 @@ Test(shutdown, order_server_calls_client_calls_registration)
 
 	/* B saw the BYEs in A's order: its own call (A's server session)
 	 * first */
-	cr_assert(wait_ev(&B, REDUM_DUM_EV_TERMINATED, 3, T));
+	cr_assert(sapp_wait_n(&B, REDUM_DUM_EV_TERMINATED, 3, T));
 	for (i = 0; i < B.nseq; i++) {
 		if (B.seq[i].type != REDUM_DUM_EV_TERMINATED)
 			continue;
@@ -500,7 +480,7 @@ Test(shutdown, order_server_calls_client_calls_registration)
 		  "A's client BYE reached B before its server BYE");
 	/* the binding is gone at the registrar */
 	cr_assert_eq(redum_registrar_lookup(B.dum, &hr, aor), 0);
-	cr_assert(wait_ev(&B, REDUM_DUM_EV_REG_BINDINGS, 1, T));
+	cr_assert(sapp_wait_n(&B, REDUM_DUM_EV_REG_BINDINGS, 1, T));
 	cr_assert_eq(B.last_bindingc, 0, "the binding outlived A");
 	cr_assert(sapp_finish(&B, T));
 }
@@ -518,7 +498,7 @@ Test(shutdown, inflight_invite_after_200_bye_after_ack)
 	snprintf(target, sizeof(target), "127.0.0.1:%u", A.port);
 	pid = tt_sipp_spawn(scen("uac_late_ack.xml"), target,
 			    tt_free_port(), NULL);
-	cr_assert(wait_ev(&A, REDUM_DUM_EV_NEW, 1, T), "no INVITE");
+	cr_assert(sapp_wait_n(&A, REDUM_DUM_EV_NEW, 1, T), "no INVITE");
 	sapp_pump(200);       /* our 200 is out; the ACK comes after 1 s */
 	cr_assert_eq(sapp_n(&A, REDUM_DUM_EV_CONNECTED), 0);
 	cr_assert_eq(redum_dum_stop(A.dum), 0);
@@ -533,7 +513,6 @@ Test(shutdown, inflight_invite_after_200_bye_after_ack)
 Test(shutdown, silent_registrar_force_ended_at_deadline)
 {
 	struct redum_shutdown_conf c = conf_ms(1000);
-	struct redum_reg_req rr;
 	redum_dum_handle hr;
 	char uri[64], aor[80];
 	uint16_t port = tt_free_port();
@@ -545,12 +524,8 @@ Test(shutdown, silent_registrar_force_ended_at_deadline)
 	pid = tt_sipp_spawn(scen("reg_uas_silent_unreg.xml"), NULL, port,
 			    "-timeout", "8s", NULL);
 	usleep(200000);
-	memset(&rr, 0, sizeof(rr));
-	rr.registrar = uri;
-	rr.aor = aor;
-	rr.expires = 600;
-	cr_assert_eq(redum_reg_register(A.dum, &hr, &rr), 0);
-	cr_assert(wait_ev(&A, REDUM_DUM_EV_REGISTERED, 1, T));
+	cr_assert_eq(sapp_register(&A, uri, aor, &hr), 0);
+	cr_assert(sapp_wait_n(&A, REDUM_DUM_EV_REGISTERED, 1, T));
 
 	cr_assert_eq(redum_dum_shutdown(A.dum, &c), 0);
 	cr_assert(sapp_finish(&A, 1000 + MARGIN));
@@ -588,7 +563,7 @@ Test(shutdown, silent_notifier_force_ended_at_deadline)
 	req.event = "presence";
 	req.expires = 60;
 	cr_assert_eq(redum_sub_subscribe(A.dum, &h, &req), 0);
-	cr_assert(wait_ev(&A, REDUM_DUM_EV_SUB_UPDATE, 1, T), "no NOTIFY");
+	cr_assert(sapp_wait_n(&A, REDUM_DUM_EV_SUB_UPDATE, 1, T), "no NOTIFY");
 
 	cr_assert_eq(redum_dum_shutdown(A.dum, &c), 0);
 	cr_assert(sapp_finish(&A, 1000 + MARGIN));
@@ -631,7 +606,6 @@ static unsigned last_of(const struct sapp *a, enum redum_dum_ev_type t)
  * before it finished, as A's events show. */
 Test(shutdown, order_with_subscription_publication_registration)
 {
-	struct redum_reg_req rr;
 	redum_dum_handle h, hs, hp, hr;
 	char aor[80];
 	unsigned term, subt, pubr, unreg;
@@ -643,19 +617,15 @@ Test(shutdown, order_with_subscription_publication_registration)
 	cr_assert_eq(sapp_start(&A), 0);
 	cr_assert_eq(sapp_start(&B), 0);
 
-	memset(&rr, 0, sizeof(rr));
 	snprintf(aor, sizeof(aor), "sip:alice@127.0.0.1:%u", B.port);
-	rr.registrar = B.uri;
-	rr.aor = aor;
-	rr.expires = 600;
-	cr_assert_eq(redum_reg_register(A.dum, &hr, &rr), 0);
-	cr_assert(wait_ev(&A, REDUM_DUM_EV_REGISTERED, 1, T));
+	cr_assert_eq(sapp_register(&A, B.uri, aor, &hr), 0);
+	cr_assert(sapp_wait_n(&A, REDUM_DUM_EV_REGISTERED, 1, T));
 	cr_assert_eq(sapp_publish(&A, B.uri, &hp), 0);
-	cr_assert(wait_ev(&A, REDUM_DUM_EV_PUB_SUCCESS, 1, T));
+	cr_assert(sapp_wait_n(&A, REDUM_DUM_EV_PUB_SUCCESS, 1, T));
 	cr_assert_eq(sapp_subscribe(&A, B.uri, &hs), 0);
-	cr_assert(wait_ev(&A, REDUM_DUM_EV_SUB_UPDATE, 1, T));
+	cr_assert(sapp_wait_n(&A, REDUM_DUM_EV_SUB_UPDATE, 1, T));
 	cr_assert_eq(sapp_call(&A, B.uri, &h), 0);
-	cr_assert(wait_ev(&A, REDUM_DUM_EV_CONNECTED, 1, T));
+	cr_assert(sapp_wait_n(&A, REDUM_DUM_EV_CONNECTED, 1, T));
 
 	A.nseq = 0;
 	cr_assert_eq(redum_dum_shutdown(A.dum, NULL), 0);

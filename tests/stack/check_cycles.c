@@ -17,16 +17,7 @@
 #include <redum/stack.h>
 #include "helpers.h"
 #include "tools/stack-echo/echo_tu.h"
-
-static unsigned passed, failed;
-
-#define CHECK(c, ...) do {                                              \
-		if (c) { ++passed; }                                    \
-		else { ++failed; fprintf(stderr, "FAIL %s:%d: %s: ",    \
-					 __FILE__, __LINE__, #c);       \
-			fprintf(stderr, __VA_ARGS__);                   \
-			fputc('\n', stderr); }                          \
-	} while (0)
+#include "check.h"
 
 
 static void cycle(unsigned i, bool force)
@@ -94,6 +85,5 @@ int main(int argc, char *argv[])
 	for (unsigned i = 0; i < n; i++)
 		cycle(i, i % 2);
 
-	printf("%u passed, %u failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return rtest_check_report();
 }

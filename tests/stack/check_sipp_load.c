@@ -13,16 +13,7 @@
 #include <redum/stack.h>
 #include "helpers.h"
 #include "tools/stack-echo/echo_tu.h"
-
-static unsigned passed, failed;
-
-#define CHECK(c, ...) do {                                              \
-		if (c) { ++passed; }                                    \
-		else { ++failed; fprintf(stderr, "FAIL %s:%d: %s: ",    \
-					 __FILE__, __LINE__, #c);       \
-			fprintf(stderr, __VA_ARGS__);                   \
-			fputc('\n', stderr); }                          \
-	} while (0)
+#include "check.h"
 
 
 int main(int argc, char *argv[])
@@ -76,6 +67,5 @@ int main(int argc, char *argv[])
 	       (unsigned long long)st.busy_503,
 	       (unsigned long long)st.overflowed, st.cmd_fifo.high_water);
  out:
-	printf("%u passed, %u failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return rtest_check_report();
 }

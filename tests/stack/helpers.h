@@ -1,17 +1,29 @@
 /**
  * @file helpers.h  Stack test helpers: a manual TU on the test thread,
- *                  SIPp as a child process, free loopback ports.
+ *                  SIPp as a child process, free loopback ports (the
+ *                  th_* names over tests/common/testutil.h).
  */
 #ifndef REDUM_TEST_STACK_HELPERS_H
 #define REDUM_TEST_STACK_HELPERS_H
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <redum/stack.h>
+#include "testutil.h"
 
 /** A free UDP port on 127.0.0.1 (bind to 0, read it back, close). */
-uint16_t th_free_port(void);
+static inline uint16_t th_free_port(void)
+{
+	return rtest_free_port(SOCK_DGRAM);
+}
+
+/** Milliseconds on a monotonic clock. */
+static inline int64_t th_now(void)
+{
+	return rtest_now();
+}
 
 /** A stack on udp:127.0.0.1:0 with small hashes and the given T1. */
 int th_stack_start(struct redum_stack **stackp, uint32_t t1_ms);
@@ -29,7 +41,10 @@ pid_t th_sipp_spawn(const char *target, uint16_t lport, const char *arg, ...);
 
 /** Waits for a sipp child up to @p timeout_ms (then kills it).
  *  @return its exit status, or -1 (killed, signalled, not found) */
-int th_sipp_wait(pid_t pid, int timeout_ms);
+static inline int th_sipp_wait(pid_t pid, int timeout_ms)
+{
+	return rtest_sipp_wait(pid, timeout_ms, NULL);
+}
 
 /** Path of a scenario file in tests/stack/scenarios/. */
 const char *th_scen(const char *name);
@@ -58,8 +73,5 @@ struct redum_stack_event *ttu_expect(struct ttu *t,
 bool ttu_finish(struct ttu *t, int timeout_ms);
 /** Pumps events for @p ms, releasing them. */
 void ttu_pump(struct ttu *t, int ms);
-
-/** Milliseconds on a monotonic clock. */
-int64_t th_now(void);
 
 #endif

@@ -6,6 +6,7 @@
  * the echo TU on its own thread.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <arpa/inet.h>
@@ -35,6 +36,113 @@ static void stop_stack(struct redum_stack *stack, bool force,
 	cr_assert_eq(redum_stack_shutdown(stack, force), 0);
 	cr_assert_eq(redum_stack_join(stack, st), 0);
 }
+
+
+/* SIPp UAC running scenario @p scen against the stack, from a free port;
+ * more SIPp arguments follow, NULL-ended. @return its pid, or -1 */
+static pid_t uac(struct redum_stack *stack, const char *scen, ...)
+{
+	const char *pre[] = {"-sf", th_scen(scen), NULL};
+	va_list ap;
+	pid_t pid;
+
+	va_start(ap, scen);
+	pid = rtest_sipp_vspawn(target_of(stack), th_free_port(), 30, pre,
+				va_arg(ap, const char *), ap);
+	va_end(ap);
+
+	return pid;
+}
+
+
+/* A stack (T1 @p t1_ms) with a test TU on it taking @p methods. */
+static void start_with_tu(struct redum_stack **stackp, uint32_t t1_ms,
+			  struct ttu *t, uint32_t methods)
+{
+	cr_assert_eq(th_stack_start(stackp, t1_ms), 0);
+	cr_assert_eq(ttu_start(t, *stackp, methods), 0);
+}
+
+
+/* Graceful stop: the test TU removed (TransactionUserRemoved), the stack
+ * joined with its final counters in @p st. */
+static void stop_with_tu(struct redum_stack *stack, struct ttu *t,
+			 struct redum_stack_stats *st)
+{
+	cr_assert_eq(redum_stack_shutdown(stack, false), 0);
+	cr_assert(ttu_finish(t, 10000), "no TransactionUserRemoved");
+	cr_assert_eq(redum_stack_join(stack, st), 0);
+}
+
+
+/* Graceful stop with the echo TU: it is removed first, then the stack. */
+static void stop_with_echo(struct redum_stack *stack, struct echo_tu *et,
+			   struct echo_tu_stats *ets,
+			   struct redum_stack_stats *st)
+{
+	cr_assert_eq(redum_stack_shutdown(stack, false), 0);
+	cr_assert_eq(echo_tu_join(et, ets), 0);
+	cr_assert_eq(redum_stack_join(stack, st), 0);
+}
+
+
+/* SIPp UAS running @p scen once on port @p peer, given time to bind.
+ * @return its pid */
+static pid_t uas(uint16_t peer, const char *scen)
+{
+	pid_t pid = th_sipp_spawn(NULL, peer, "-sf", th_scen(scen), "-m",
+				  "1", NULL);
+
+	cr_assert_gt(pid, 0);
+	usleep(300000);   /* let SIPp bind; a lost first try is resent */
+	return pid;
+}
+
+
+/* SIPp UAS running @p scen on a free port, and dialog 1 of @p t towards
+ * sip:@p user@127.0.0.1:PORT. @return SIPp's pid */
+static pid_t uas_dialog(struct redum_stack *stack, struct ttu *t,
+			const char *scen, const char *user)
+{
+	uint16_t peer = th_free_port();
+	char uri[64], from[64];
+	pid_t pid = uas(peer, scen);
+
+	snprintf(uri, sizeof(uri), "sip:%s@127.0.0.1:%u", user, peer);
+	snprintf(from, sizeof(from), "sip:test@127.0.0.1:%u",
+		 th_stack_port(stack));
+	cr_assert_eq(redum_stack_dlg_alloc(t->tu, 1, uri, uri, "test", from),
+		     0);
+
+	return pid;
+}
+
+
+/* BYE on dialog @p dlg (token @p id), answered 200. */
+static void bye(struct ttu *t, uint64_t id, uint64_t dlg, const char *what)
+{
+	struct redum_stack_event *ev;
+
+	cr_assert_eq(redum_stack_drequest(t->tu, id, dlg, 0, "BYE", NULL,
+					  NULL, 0), 0);
+	ev = ttu_expect(t, REDUM_STACK_EV_RESPONSE, 20000);
+	cr_assert_not_null(ev, "no response to BYE of %s", what);
+	cr_assert_eq(ev->id, id);
+	cr_assert_eq(ev->msg->scode, 200);
+	cr_assert_eq(pl_strcmp(&ev->msg->cseq.met, "BYE"), 0);
+	redum_stack_event_release(t->tu, ev);
+}
+
+
+/* Reads the stack's counters into @p st every 20 ms until @p cond holds
+ * or @p ms passed (the caller asserts what it needs afterwards). */
+#define WAIT_STATS(stack, st, cond, ms) do {                             \
+		int64_t end_ = th_now() + (ms);                          \
+		do {                                                     \
+			usleep(20000);                                   \
+			redum_stack_stats((stack), (st));                \
+		} while (!(cond) && th_now() < end_);                    \
+	} while (0)
 
 
 Test(stack, start_stop_and_shutdown_modes)
@@ -146,15 +254,11 @@ Test(stack, echo_calls_via_sipp)
 			    "-m", "200", "-r", "200", NULL);
 	cr_assert_eq(th_sipp_wait(pid, SIPP_WAIT), 0, "sipp failed");
 
-	pid = th_sipp_spawn(target_of(stack), th_free_port(), "-sf",
-			    th_scen("uac_options.xml"), "-m", "100", "-r",
-			    "200", NULL);
+	pid = uac(stack, "uac_options.xml", "-m", "100", "-r", "200", NULL);
 	cr_assert_eq(th_sipp_wait(pid, SIPP_WAIT), 0, "sipp options failed");
 
 	/* graceful stop removes the TU first */
-	cr_assert_eq(redum_stack_shutdown(stack, false), 0);
-	cr_assert_eq(echo_tu_join(et, &ets), 0);
-	cr_assert_eq(redum_stack_join(stack, &st), 0);
+	stop_with_echo(stack, et, &ets, &st);
 
 	cr_assert(ets.removed);
 	cr_assert_eq(ets.invites, 200);
@@ -186,18 +290,42 @@ Test(stack, unclaimed_requests)
 {
 	struct redum_stack *stack = NULL;
 	struct redum_stack_stats st;
+	struct ttu t;
+	pid_t pid;
+
+	cr_assert_eq(th_stack_start(&stack, 500), 0);
+	/* a TU that takes INVITE only: OPTIONS is nobody's */
+	cr_assert_eq(ttu_start(&t, stack,
+			       REDUM_STACK_MBIT(REDUM_STACK_M_INVITE)), 0);
+
+	pid = uac(stack, "uac_unclaimed.xml", "-m", "5", NULL);
+	cr_assert_eq(th_sipp_wait(pid, SIPP_WAIT), 0, "sipp failed");
+
+	stop_with_tu(stack, &t, &st);
+	cr_assert_geq(st.unclaimed, 10);
+	cr_assert_geq(st.resp_out[3], 5);            /* 481 */
+	cr_assert_geq(st.resp_out[4], 5);            /* 501 */
+	cr_assert_eq(st.busy_503, 0);
+}
+
+
+/* Before any TU is added (a server's start) a request gets 503 with
+ * Retry-After, not 501: the scenario fails without the header. */
+Test(stack, no_tu_yet_gets_503_retry_after)
+{
+	struct redum_stack *stack = NULL;
+	struct redum_stack_stats st;
 	pid_t pid;
 
 	cr_assert_eq(th_stack_start(&stack, 500), 0);
 
-	pid = th_sipp_spawn(target_of(stack), th_free_port(), "-sf",
-			    th_scen("uac_unclaimed.xml"), "-m", "5", NULL);
+	pid = uac(stack, "uac_no_tu.xml", "-m", "3", NULL);
 	cr_assert_eq(th_sipp_wait(pid, SIPP_WAIT), 0, "sipp failed");
 
 	stop_stack(stack, false, &st);
-	cr_assert_geq(st.unclaimed, 10);
-	cr_assert_geq(st.resp_out[3], 5);            /* 481 */
-	cr_assert_geq(st.resp_out[4], 5);            /* 501 */
+	cr_assert_eq(st.busy_503, 3);
+	cr_assert_eq(st.resp_out[4], 3);             /* the 503s */
+	cr_assert_eq(st.unclaimed, 0);
 }
 
 
@@ -213,14 +341,10 @@ Test(stack, invite_2xx_retransmitted_until_late_ack)
 	cr_assert_eq(th_stack_start(&stack, 100), 0);
 	cr_assert_eq(echo_tu_start(&et, stack, true), 0);
 
-	pid = th_sipp_spawn(target_of(stack), th_free_port(), "-sf",
-			    th_scen("uac_ack_late.xml"), "-m", "1", "-d",
-			    "800", NULL);
+	pid = uac(stack, "uac_ack_late.xml", "-m", "1", "-d", "800", NULL);
 	cr_assert_eq(th_sipp_wait(pid, SIPP_WAIT), 0, "sipp failed");
 
-	cr_assert_eq(redum_stack_shutdown(stack, false), 0);
-	cr_assert_eq(echo_tu_join(et, &ets), 0);
-	cr_assert_eq(redum_stack_join(stack, &st), 0);
+	stop_with_echo(stack, et, &ets, &st);
 
 	cr_assert_geq(st.retx_2xx, 2, "retx_2xx %llu",
 		      (unsigned long long)st.retx_2xx);
@@ -238,31 +362,28 @@ Test(stack, ack_timeout_reported)
 	struct redum_stack_stats st;
 	struct echo_tu_stats ets;
 	struct echo_tu *et = NULL;
-	int64_t end;
 	pid_t pid;
 
 	/* T1 50 ms: 64*T1 = 3.2 s */
 	cr_assert_eq(th_stack_start(&stack, 50), 0);
 	cr_assert_eq(echo_tu_start(&et, stack, false), 0);
 
-	pid = th_sipp_spawn(target_of(stack), th_free_port(), "-sf",
-			    th_scen("uac_no_ack.xml"), "-m", "1", NULL);
+	pid = uac(stack, "uac_no_ack.xml", "-m", "1", NULL);
 	cr_assert_eq(th_sipp_wait(pid, SIPP_WAIT), 0, "sipp failed");
 
-	end = th_now() + 64 * 50 + 5000;
-	do {
-		usleep(20000);
-		redum_stack_stats(stack, &st);
-	} while (!st.ack_timeouts && th_now() < end);
+	WAIT_STATS(stack, &st, st.ack_timeouts, 64 * 50 + 5000);
 
-	cr_assert_eq(redum_stack_shutdown(stack, false), 0);
-	cr_assert_eq(echo_tu_join(et, &ets), 0);
-	cr_assert_eq(redum_stack_join(stack, &st), 0);
+	stop_with_echo(stack, et, &ets, &st);
 
 	cr_assert_eq(st.ack_timeouts, 1);
 	cr_assert_eq(ets.ack_timeouts, 1);
 	cr_assert_eq(ets.acks, 0);
 	cr_assert_geq(st.retx_2xx, 3);
+	/* the 200 and its re-sends came from timers, through the send
+	 * queue (udp_batch.c): flushed, none refused */
+	cr_assert_geq(st.tx_dgrams, 1 + st.retx_2xx);
+	cr_assert_leq(st.tx_calls, st.tx_dgrams);
+	cr_assert_eq(st.tx_errors, 0);
 }
 
 
@@ -290,13 +411,9 @@ Test(stack, client_options_to_sipp_uas)
 	struct ttu t;
 	pid_t pid;
 
-	cr_assert_eq(th_stack_start(&stack, 500), 0);
-	cr_assert_eq(ttu_start(&t, stack, 0), 0);
+	start_with_tu(&stack, 500, &t, 0);
 
-	pid = th_sipp_spawn(NULL, peer, "-sf", th_scen("uas_options.xml"),
-			    "-m", "1", NULL);
-	cr_assert_gt(pid, 0);
-	usleep(300000);   /* let SIPp bind; a lost first try is resent */
+	pid = uas(peer, "uas_options.xml");
 
 	snprintf(uri, sizeof(uri), "sip:uas@127.0.0.1:%u", peer);
 	cr_assert_eq(redum_stack_request(t.tu, 42, REDUM_STACK_F_CONTACT,
@@ -314,9 +431,7 @@ Test(stack, client_options_to_sipp_uas)
 
 	cr_assert_eq(th_sipp_wait(pid, SIPP_WAIT), 0, "sipp failed");
 
-	cr_assert_eq(redum_stack_shutdown(stack, false), 0);
-	cr_assert(ttu_finish(&t, 10000));
-	cr_assert_eq(redum_stack_join(stack, &st), 0);
+	stop_with_tu(stack, &t, &st);
 	cr_assert_eq(st.req_out[REDUM_STACK_M_OPTIONS], 1);
 	cr_assert_eq(st.resp_in[1], 1);
 	cr_assert_eq(st.ctrans_alive, 0);
@@ -331,26 +446,13 @@ Test(stack, client_invite_ack_bye_to_sipp_uas)
 	struct redum_stack *stack = NULL;
 	struct redum_stack_event *ev;
 	struct redum_stack_stats st;
-	uint16_t peer = th_free_port();
-	char uri[64], from[64];
 	uint32_t cseq;
 	struct ttu t;
 	pid_t pid;
 
-	cr_assert_eq(th_stack_start(&stack, 500), 0);
-	cr_assert_eq(ttu_start(&t, stack, 0), 0);
+	start_with_tu(&stack, 500, &t, 0);
 
-	pid = th_sipp_spawn(NULL, peer, "-sf", th_scen("uas_invite.xml"),
-			    "-m", "1", NULL);
-	cr_assert_gt(pid, 0);
-	usleep(300000);
-
-	snprintf(uri, sizeof(uri), "sip:uas@127.0.0.1:%u", peer);
-	snprintf(from, sizeof(from), "sip:test@127.0.0.1:%u",
-		 th_stack_port(stack));
-
-	cr_assert_eq(redum_stack_dlg_alloc(t.tu, 1, uri, uri, "test", from),
-		     0);
+	pid = uas_dialog(stack, &t, "uas_invite.xml", "uas");
 	cr_assert_eq(redum_stack_drequest(t.tu, 7, 1, REDUM_STACK_F_CONTACT,
 					  "INVITE",
 					  "Content-Type: application/sdp\r\n",
@@ -372,22 +474,12 @@ Test(stack, client_invite_ack_bye_to_sipp_uas)
 	cr_assert_eq(redum_stack_dlg_create(t.tu, 1, ev), 0); /* consumed */
 
 	cr_assert_eq(redum_stack_ack(t.tu, 1, cseq, NULL, NULL, 0), 0);
-	cr_assert_eq(redum_stack_drequest(t.tu, 8, 1, 0, "BYE", NULL, NULL,
-					  0), 0);
-
-	ev = ttu_expect(&t, REDUM_STACK_EV_RESPONSE, 20000);
-	cr_assert_not_null(ev, "no response to BYE");
-	cr_assert_eq(ev->id, 8);
-	cr_assert_eq(ev->msg->scode, 200);
-	cr_assert_eq(pl_strcmp(&ev->msg->cseq.met, "BYE"), 0);
-	redum_stack_event_release(t.tu, ev);
+	bye(&t, 8, 1, "the dialog");
 	cr_assert_eq(redum_stack_dlg_destroy(t.tu, 1), 0);
 
 	cr_assert_eq(th_sipp_wait(pid, SIPP_WAIT), 0, "sipp failed");
 
-	cr_assert_eq(redum_stack_shutdown(stack, false), 0);
-	cr_assert(ttu_finish(&t, 10000));
-	cr_assert_eq(redum_stack_join(stack, &st), 0);
+	stop_with_tu(stack, &t, &st);
 	cr_assert_eq(st.req_out[REDUM_STACK_M_INVITE], 1);
 	cr_assert_eq(st.req_out[REDUM_STACK_M_ACK], 1);
 	cr_assert_eq(st.req_out[REDUM_STACK_M_BYE], 1);
@@ -407,13 +499,10 @@ Test(stack, tu_abandon_with_requests_in_flight)
 	struct ttu t;
 	pid_t pid;
 
-	cr_assert_eq(th_stack_start(&stack, 500), 0);
-	cr_assert_eq(ttu_start(&t, stack,
-			       REDUM_STACK_MBIT(REDUM_STACK_M_OPTIONS)), 0);
+	start_with_tu(&stack, 500, &t,
+		      REDUM_STACK_MBIT(REDUM_STACK_M_OPTIONS));
 
-	pid = th_sipp_spawn(target_of(stack), th_free_port(), "-sf",
-			    th_scen("uac_options_503.xml"), "-m", "10",
-			    "-r", "100", NULL);
+	pid = uac(stack, "uac_options_503.xml", "-m", "10", "-r", "100", NULL);
 	cr_assert_gt(pid, 0);
 
 	while (reqs < 10) {
@@ -456,13 +545,10 @@ Test(stack, tu_graceful_removal_lets_transactions_finish)
 	struct ttu t;
 	pid_t pid;
 
-	cr_assert_eq(th_stack_start(&stack, 500), 0);
-	cr_assert_eq(ttu_start(&t, stack,
-			       REDUM_STACK_MBIT(REDUM_STACK_M_OPTIONS)), 0);
+	start_with_tu(&stack, 500, &t,
+		      REDUM_STACK_MBIT(REDUM_STACK_M_OPTIONS));
 
-	pid = th_sipp_spawn(target_of(stack), th_free_port(), "-sf",
-			    th_scen("uac_options.xml"), "-m", "5", "-r",
-			    "100", NULL);
+	pid = uac(stack, "uac_options.xml", "-m", "5", "-r", "100", NULL);
 	cr_assert_gt(pid, 0);
 
 	for (int i = 0; i < 5; i++) {
@@ -477,9 +563,7 @@ Test(stack, tu_graceful_removal_lets_transactions_finish)
 	cr_assert_not(t.removed, "removed with transactions pending");
 
 	/* a new request while leaving: 503 from the stack */
-	pid_t pid2 = th_sipp_spawn(target_of(stack), th_free_port(), "-sf",
-				   th_scen("uac_options_503.xml"), "-m", "1",
-				   NULL);
+	pid_t pid2 = uac(stack, "uac_options_503.xml", "-m", "1", NULL);
 	cr_assert_eq(th_sipp_wait(pid2, SIPP_WAIT), 0, "sipp 503 failed");
 
 	for (int i = 0; i < 5; i++)
@@ -508,9 +592,8 @@ Test(stack, forced_shutdown_with_transactions_pending)
 	struct ttu t;
 	pid_t pid;
 
-	cr_assert_eq(th_stack_start(&stack, 500), 0);
-	cr_assert_eq(ttu_start(&t, stack,
-			       REDUM_STACK_MBIT(REDUM_STACK_M_OPTIONS)), 0);
+	start_with_tu(&stack, 500, &t,
+		      REDUM_STACK_MBIT(REDUM_STACK_M_OPTIONS));
 
 	/* a request to a port nobody answers: stays pending */
 	snprintf(uri, sizeof(uri), "sip:nobody@127.0.0.1:%u", silent);
@@ -520,8 +603,7 @@ Test(stack, forced_shutdown_with_transactions_pending)
 						  "OPTIONS", 1),
 					 NULL, 0), 0);
 
-	pid = th_sipp_spawn(target_of(stack), th_free_port(), "-sf",
-			    th_scen("uac_options_503.xml"), "-m", "1", NULL);
+	pid = uac(stack, "uac_options_503.xml", "-m", "1", NULL);
 	ev = ttu_expect(&t, REDUM_STACK_EV_REQUEST, 20000);
 	cr_assert_not_null(ev);
 	redum_stack_event_release(t.tu, ev);
@@ -555,8 +637,7 @@ Test(stack, bad_commands_reported)
 	struct redum_stack_stats st;
 	struct ttu t;
 
-	cr_assert_eq(th_stack_start(&stack, 500), 0);
-	cr_assert_eq(ttu_start(&t, stack, 0), 0);
+	start_with_tu(&stack, 500, &t, 0);
 
 	cr_assert_eq(redum_stack_reply(t.tu, 12345, 200, "OK", 0, NULL, NULL,
 				       0), 0);
@@ -578,9 +659,7 @@ Test(stack, bad_commands_reported)
 	cr_assert_eq(redum_stack_request(t.tu, 1, 0, "ACK", "sip:a@1.2.3.4",
 					 NULL, "", NULL, 0), EINVAL);
 
-	cr_assert_eq(redum_stack_shutdown(stack, false), 0);
-	cr_assert(ttu_finish(&t, 10000));
-	cr_assert_eq(redum_stack_join(stack, &st), 0);
+	stop_with_tu(stack, &t, &st);
 	cr_assert_geq(st.cmd_rejected, 1);
 }
 
@@ -599,7 +678,6 @@ Test(stack, full_tu_fifo_503_and_overflow)
 	struct redum_stack_event *ev;
 	struct redum_stack_stats st;
 	unsigned reqs = 0, errs = 0;
-	int64_t end;
 	struct ttu t;
 	pid_t pid;
 
@@ -614,24 +692,14 @@ Test(stack, full_tu_fifo_503_and_overflow)
 	cr_assert(cap >= 2 && cap < 10, "capacity %u", cap);
 
 	/* the TU does not drain while SIPp sends 10 OPTIONS */
-	pid = th_sipp_spawn(target_of(stack), th_free_port(), "-sf",
-			    th_scen("uac_options_503.xml"), "-m", "10",
-			    "-r", "100", NULL);
-	end = th_now() + 20000;
-	do {
-		usleep(20000);
-		redum_stack_stats(stack, &st);
-	} while (st.busy_503 < 10 - cap && th_now() < end);
+	pid = uac(stack, "uac_options_503.xml", "-m", "10", "-r", "100", NULL);
+	WAIT_STATS(stack, &st, st.busy_503 >= 10 - cap, 20000);
 	cr_assert_eq(st.busy_503, 10 - cap, "busy %llu",
 		     (unsigned long long)st.busy_503);
 
 	/* abandon: cap SRV_ERROR events find the FIFO full: overflow */
 	cr_assert_eq(redum_stack_tu_remove(t.tu, false), 0);
-	end = th_now() + 5000;
-	do {
-		usleep(20000);
-		redum_stack_stats(stack, &st);
-	} while (st.overflowed < cap && th_now() < end);
+	WAIT_STATS(stack, &st, st.overflowed >= cap, 5000);
 	cr_assert_geq(st.overflowed, cap);
 
 	while ((ev = ttu_next(&t, 10000)) != NULL) {
@@ -665,12 +733,10 @@ Test(stack, cancel_pending_invite)
 	struct ttu t;
 	pid_t pid;
 
-	cr_assert_eq(th_stack_start(&stack, 500), 0);
-	cr_assert_eq(ttu_start(&t, stack,
-			       REDUM_STACK_MBIT(REDUM_STACK_M_INVITE)), 0);
+	start_with_tu(&stack, 500, &t,
+		      REDUM_STACK_MBIT(REDUM_STACK_M_INVITE));
 
-	pid = th_sipp_spawn(target_of(stack), th_free_port(), "-sf",
-			    th_scen("uac_cancel.xml"), "-m", "1", NULL);
+	pid = uac(stack, "uac_cancel.xml", "-m", "1", NULL);
 
 	ev = ttu_expect(&t, REDUM_STACK_EV_REQUEST, 20000);
 	cr_assert_not_null(ev);
@@ -689,9 +755,7 @@ Test(stack, cancel_pending_invite)
 
 	cr_assert_eq(th_sipp_wait(pid, SIPP_WAIT), 0, "sipp failed");
 
-	cr_assert_eq(redum_stack_shutdown(stack, false), 0);
-	cr_assert(ttu_finish(&t, 10000));
-	cr_assert_eq(redum_stack_join(stack, &st), 0);
+	stop_with_tu(stack, &t, &st);
 	cr_assert_eq(st.req_in[REDUM_STACK_M_CANCEL], 1);
 	cr_assert_eq(st.resp_out[3], 1);          /* the 487 */
 	cr_assert_eq(st.resp_out[1], 1);          /* 200 to CANCEL only */
@@ -720,9 +784,7 @@ Test(stack, echo_calls_over_tcp)
 			    "-sn", "uac", "-m", "50", "-r", "100", NULL);
 	cr_assert_eq(th_sipp_wait(pid, SIPP_WAIT), 0, "sipp failed");
 
-	cr_assert_eq(redum_stack_shutdown(stack, false), 0);
-	cr_assert_eq(echo_tu_join(et, &ets), 0);
-	cr_assert_eq(redum_stack_join(stack, &st), 0);
+	stop_with_echo(stack, et, &ets, &st);
 
 	cr_assert_eq(ets.invites, 50);
 	cr_assert_eq(ets.acks, 50);
@@ -760,9 +822,7 @@ Test(stack, full_command_fifo_enospc)
 	}
 	cr_assert_gt(full, 0, "never full (%u pushed)", ok);
 
-	cr_assert_eq(redum_stack_shutdown(stack, false), 0);
-	cr_assert(ttu_finish(&t, 10000));
-	cr_assert_eq(redum_stack_join(stack, &st), 0);
+	stop_with_tu(stack, &t, &st);
 	cr_assert_geq(st.cmd_fifo.rejected_full, full); /* + wake-ups */
 	cr_assert_eq(st.cmd_rejected, ok);   /* unknown ids: refused */
 }
@@ -780,12 +840,10 @@ Test(stack, graceful_shutdown_waits_for_pending)
 	uint64_t id;
 	pid_t pid, pid2;
 
-	cr_assert_eq(th_stack_start(&stack, 500), 0);
-	cr_assert_eq(ttu_start(&t, stack,
-			       REDUM_STACK_MBIT(REDUM_STACK_M_OPTIONS)), 0);
+	start_with_tu(&stack, 500, &t,
+		      REDUM_STACK_MBIT(REDUM_STACK_M_OPTIONS));
 
-	pid = th_sipp_spawn(target_of(stack), th_free_port(), "-sf",
-			    th_scen("uac_options.xml"), "-m", "1", NULL);
+	pid = uac(stack, "uac_options.xml", "-m", "1", NULL);
 	ev = ttu_expect(&t, REDUM_STACK_EV_REQUEST, 20000);
 	cr_assert_not_null(ev);
 	id = ev->id;
@@ -795,8 +853,7 @@ Test(stack, graceful_shutdown_waits_for_pending)
 	ttu_pump(&t, 100);
 	cr_assert_not(t.removed, "removed with a request pending");
 
-	pid2 = th_sipp_spawn(target_of(stack), th_free_port(), "-sf",
-			     th_scen("uac_options_503.xml"), "-m", "1", NULL);
+	pid2 = uac(stack, "uac_options_503.xml", "-m", "1", NULL);
 	cr_assert_eq(th_sipp_wait(pid2, SIPP_WAIT), 0, "no 503 while stopping");
 
 	cr_assert_eq(redum_stack_reply(t.tu, id, 200, "OK", 0, NULL, NULL, 0),
@@ -806,6 +863,28 @@ Test(stack, graceful_shutdown_waits_for_pending)
 	cr_assert_eq(th_sipp_wait(pid, SIPP_WAIT), 0, "pending OPTIONS lost");
 	cr_assert_eq(st.strans_alive, 0);
 	cr_assert_geq(st.busy_503, 1);
+}
+
+
+/* One OPTIONS datagram from @p fd (bound to @p myport) to @p dst; @p tag
+ * makes its branch, From-tag and Call-ID unique. */
+static void send_options(int fd, const struct sockaddr_in *dst,
+			 uint16_t myport, const char *tag)
+{
+	char buf[1024];
+	int l = snprintf(buf, sizeof(buf),
+		"OPTIONS sip:x@127.0.0.1:%u SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bKovl%s\r\n"
+		"From: <sip:t@127.0.0.1>;tag=f%s\r\n"
+		"To: <sip:x@127.0.0.1>\r\n"
+		"Call-ID: ovl-%s-%d\r\n"
+		"CSeq: 1 OPTIONS\r\n"
+		"Max-Forwards: 70\r\n"
+		"Content-Length: 0\r\n\r\n",
+		ntohs(dst->sin_port), myport, tag, tag, tag, (int)getpid());
+
+	(void)sendto(fd, buf, (size_t)l, 0, (const struct sockaddr *)dst,
+		     sizeof(*dst));
 }
 
 
@@ -851,19 +930,10 @@ Test(stack, overload_sheds_new_requests)
 	usleep(50000);
 
 	for (int i = 0; i < 600; i++) {
-		int l = snprintf(buf, sizeof(buf),
-			"OPTIONS sip:x@127.0.0.1:%u SIP/2.0\r\n"
-			"Via: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bKovl%d\r\n"
-			"From: <sip:t@127.0.0.1>;tag=f%d\r\n"
-			"To: <sip:x@127.0.0.1>\r\n"
-			"Call-ID: ovl-%d-%d\r\n"
-			"CSeq: 1 OPTIONS\r\n"
-			"Max-Forwards: 70\r\n"
-			"Content-Length: 0\r\n\r\n",
-			th_stack_port(stack), ntohs(me.sin_port), i, i,
-			(int)getpid(), i);
-		(void)sendto(fd, buf, (size_t)l, 0, (struct sockaddr *)&dst,
-			     sizeof(dst));
+		char tag[16];
+
+		snprintf(tag, sizeof(tag), "%d", i);
+		send_options(fd, &dst, ntohs(me.sin_port), tag);
 	}
 
 	/* answer what is routed, count what comes back */
@@ -909,22 +979,8 @@ Test(stack, overload_sheds_new_requests)
 		     (unsigned long long)st.rx_drops);
 
 	/* calm again: a new request is routed */
-	{
-		int l = snprintf(buf, sizeof(buf),
-			"OPTIONS sip:x@127.0.0.1:%u SIP/2.0\r\n"
-			"Via: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bKovlend\r\n"
-			"From: <sip:t@127.0.0.1>;tag=fend\r\n"
-			"To: <sip:x@127.0.0.1>\r\n"
-			"Call-ID: ovl-end-%d\r\n"
-			"CSeq: 1 OPTIONS\r\n"
-			"Max-Forwards: 70\r\n"
-			"Content-Length: 0\r\n\r\n",
-			th_stack_port(stack), ntohs(me.sin_port),
-			(int)getpid());
-		usleep(100000);
-		(void)sendto(fd, buf, (size_t)l, 0, (struct sockaddr *)&dst,
-			     sizeof(dst));
-	}
+	usleep(100000);
+	send_options(fd, &dst, ntohs(me.sin_port), "end");
 	ev = ttu_expect(&t, REDUM_STACK_EV_REQUEST, 5000);
 	cr_assert_not_null(ev, "not routed after the overload");
 	cr_assert_eq(redum_stack_reply(t.tu, ev->id, 200, "OK", 0, NULL, NULL,
@@ -932,9 +988,7 @@ Test(stack, overload_sheds_new_requests)
 	redum_stack_event_release(t.tu, ev);
 
 	close(fd);
-	cr_assert_eq(redum_stack_shutdown(stack, false), 0);
-	cr_assert(ttu_finish(&t, 10000));
-	cr_assert_eq(redum_stack_join(stack, &st), 0);
+	stop_with_tu(stack, &t, &st);
 }
 
 
@@ -946,26 +1000,13 @@ Test(stack, forked_2xx_reported_and_acked_per_dialog)
 	struct redum_stack *stack = NULL;
 	struct redum_stack_event *ev;
 	struct redum_stack_stats st;
-	uint16_t peer = th_free_port();
-	char uri[64], from[64];
 	uint32_t cseq;
 	struct ttu t;
 	pid_t pid;
 
-	cr_assert_eq(th_stack_start(&stack, 500), 0);
-	cr_assert_eq(ttu_start(&t, stack, 0), 0);
+	start_with_tu(&stack, 500, &t, 0);
 
-	pid = th_sipp_spawn(NULL, peer, "-sf", th_scen("uas_fork.xml"),
-			    "-m", "1", NULL);
-	cr_assert_gt(pid, 0);
-	usleep(300000);
-
-	snprintf(uri, sizeof(uri), "sip:uas@127.0.0.1:%u", peer);
-	snprintf(from, sizeof(from), "sip:test@127.0.0.1:%u",
-		 th_stack_port(stack));
-
-	cr_assert_eq(redum_stack_dlg_alloc(t.tu, 1, uri, uri, "test", from),
-		     0);
+	pid = uas_dialog(stack, &t, "uas_fork.xml", "uas");
 	cr_assert_eq(redum_stack_drequest(t.tu, 7, 1, REDUM_STACK_F_CONTACT,
 					  "INVITE", NULL, NULL, 0), 0);
 
@@ -988,30 +1029,15 @@ Test(stack, forked_2xx_reported_and_acked_per_dialog)
 	cr_assert_eq(redum_stack_dlg_fork(t.tu, 2, 1, ev), 0);
 	cr_assert_eq(redum_stack_ack(t.tu, 2, cseq, NULL, NULL, 0), 0);
 
-	cr_assert_eq(redum_stack_drequest(t.tu, 8, 2, 0, "BYE", NULL, NULL,
-					  0), 0);
-	ev = ttu_expect(&t, REDUM_STACK_EV_RESPONSE, 20000);
-	cr_assert_not_null(ev, "no response to BYE of the fork");
-	cr_assert_eq(ev->id, 8);
-	cr_assert_eq(ev->msg->scode, 200);
-	redum_stack_event_release(t.tu, ev);
-
-	cr_assert_eq(redum_stack_drequest(t.tu, 9, 1, 0, "BYE", NULL, NULL,
-					  0), 0);
-	ev = ttu_expect(&t, REDUM_STACK_EV_RESPONSE, 20000);
-	cr_assert_not_null(ev, "no response to BYE of the first dialog");
-	cr_assert_eq(ev->id, 9);
-	cr_assert_eq(ev->msg->scode, 200);
-	redum_stack_event_release(t.tu, ev);
+	bye(&t, 8, 2, "the fork");
+	bye(&t, 9, 1, "the first dialog");
 
 	cr_assert_eq(redum_stack_dlg_destroy(t.tu, 1), 0);
 	cr_assert_eq(redum_stack_dlg_destroy(t.tu, 2), 0);
 	cr_assert_eq(th_sipp_wait(pid, SIPP_WAIT), 0,
 		     "sipp failed (wrong dialog in an ACK or BYE?)");
 
-	cr_assert_eq(redum_stack_shutdown(stack, false), 0);
-	cr_assert(ttu_finish(&t, 10000));
-	cr_assert_eq(redum_stack_join(stack, &st), 0);
+	stop_with_tu(stack, &t, &st);
 	cr_assert_eq(st.forks, 1);
 	cr_assert_eq(st.req_out[REDUM_STACK_M_ACK], 2);
 	cr_assert_eq(st.req_out[REDUM_STACK_M_BYE], 2);
@@ -1028,26 +1054,13 @@ Test(stack, notify_before_2xx_routed_to_early_dialog)
 	struct redum_stack *stack = NULL;
 	struct redum_stack_event *ev;
 	struct redum_stack_stats st;
-	uint16_t peer = th_free_port();
-	char uri[64], from[64];
 	uint64_t srv;
 	struct ttu t;
 	pid_t pid;
 
-	cr_assert_eq(th_stack_start(&stack, 500), 0);
-	cr_assert_eq(ttu_start(&t, stack, 0), 0);
+	start_with_tu(&stack, 500, &t, 0);
 
-	pid = th_sipp_spawn(NULL, peer, "-sf", th_scen("uas_notify_first.xml"),
-			    "-m", "1", NULL);
-	cr_assert_gt(pid, 0);
-	usleep(300000);
-
-	snprintf(uri, sizeof(uri), "sip:pres@127.0.0.1:%u", peer);
-	snprintf(from, sizeof(from), "sip:test@127.0.0.1:%u",
-		 th_stack_port(stack));
-
-	cr_assert_eq(redum_stack_dlg_alloc(t.tu, 1, uri, uri, "test", from),
-		     0);
+	pid = uas_dialog(stack, &t, "uas_notify_first.xml", "pres");
 	cr_assert_eq(redum_stack_drequest(t.tu, 7, 1, REDUM_STACK_F_CONTACT,
 					  "SUBSCRIBE",
 					  "Event: presence\r\nExpires: 60\r\n",
@@ -1073,9 +1086,7 @@ Test(stack, notify_before_2xx_routed_to_early_dialog)
 	cr_assert_eq(th_sipp_wait(pid, SIPP_WAIT), 0, "sipp failed");
 	cr_assert_eq(redum_stack_dlg_destroy(t.tu, 1), 0);
 
-	cr_assert_eq(redum_stack_shutdown(stack, false), 0);
-	cr_assert(ttu_finish(&t, 10000));
-	cr_assert_eq(redum_stack_join(stack, &st), 0);
+	stop_with_tu(stack, &t, &st);
 	cr_assert_eq(st.unclaimed, 0, "the NOTIFY was 481'd");
 	cr_assert_eq(st.cmd_failed, 0);
 	cr_assert_eq(st.req_in[REDUM_STACK_M_NOTIFY], 1);
@@ -1104,13 +1115,11 @@ Test(stack, graceful_stop_with_2000_transactions_in_flight, .timeout = 120)
 	int err;
 
 	/* T1 50 ms: the graceful bound is 64*T1 = 3.2 s */
-	cr_assert_eq(th_stack_start(&stack, 50), 0);
-	cr_assert_eq(ttu_start(&t, stack,
-			       REDUM_STACK_MBIT(REDUM_STACK_M_OPTIONS)), 0);
+	start_with_tu(&stack, 50, &t,
+		      REDUM_STACK_MBIT(REDUM_STACK_M_OPTIONS));
 
-	pid = th_sipp_spawn(target_of(stack), th_free_port(), "-sf",
-			    th_scen("uac_options.xml"), "-m", "1000", "-r",
-			    "1000", "-l", "1000", NULL);
+	pid = uac(stack, "uac_options.xml", "-m", "1000", "-r", "1000",
+		  "-l", "1000", NULL);
 	cr_assert_gt(pid, 0);
 
 	snprintf(uri, sizeof(uri), "sip:hole@127.0.0.1:%u", hole);

@@ -47,6 +47,7 @@
 #include <redum/sub.h>
 #include <redum/version.h>
 #include "lg_hist.h"
+#include "malloc_tune.h"
 
 /* The staged shutdown (include/redum/shutdown.h) replaces redum_dum_stop()
  * where it exists: it reports the usages it force-ended. */
@@ -2199,6 +2200,10 @@ int main(int argc, char *argv[])
 	rc = parse_args(argc, argv, &g.c);
 	if (rc)
 		return rc;
+
+	/* malloc for a heap that grows fast (tools/common/malloc_tune.h):
+	 * after the arguments are known good, before any thread exists */
+	redum_tool_malloc_tune(argv);
 
 	g.sigfd = signals_open();
 	if (g.sigfd < 0) {

@@ -20,7 +20,6 @@
  * Exit 0 only if every call succeeded.
  */
 #include <errno.h>
-#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -32,6 +31,7 @@
 #include <re.h>
 #include <redum/stack.h>
 #include "echo_tu.h"
+#include "malloc_tune.h"
 #include "uac_tu.h"
 
 
@@ -51,40 +51,6 @@ static int64_t now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-
-/* glibc's malloc on transparent huge pages (glibc.malloc.hugetlb=1: it
- * madvise()s its heaps MADV_HUGEPAGE). libre's transactions keep ~4 KB per
- * call for 32 s, so at thousands of calls/s the heap grows by tens of MB a
- * second and every new 4 KiB page is a page fault (15% of the stack thread
- * at 3000 calls/s on this VM), then a TLB miss. Measured: 128-142 µs per
- * call without, 81-83 with (3000 calls/s, 30 s). A tunable is read only at
- * process start, hence the re-exec (same pid) with it set; an application
- * choice, not the library's. REDUM_ECHO_NO_THP=1 keeps 4 KiB pages. */
-static void malloc_thp(char *argv[])
-{
-	const char *t = getenv("GLIBC_TUNABLES");
-	char buf[512], exe[4096];
-	ssize_t n;
-
-	if (getenv("REDUM_ECHO_NO_THP") || (t && strstr(t, "malloc.hugetlb")))
-		return;
-
-	if (snprintf(buf, sizeof(buf), "%s%sglibc.malloc.hugetlb=1",
-		     t ? t : "", t ? ":" : "") >= (int)sizeof(buf))
-		return;
-	if (setenv("GLIBC_TUNABLES", buf, 1))
-		return;
-
-	/* the real path, so that the process keeps its name (comm) */
-	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n <= 0 || n >= (ssize_t)sizeof(exe) - 1)
-		return;
-	exe[n] = '\0';
-
-	(void)execv(exe, argv);
-	/* exec failed: run on without */
 }
 
 
@@ -114,15 +80,7 @@ int main(int argc, char *argv[])
 	sigset_t set;
 	int sfd, err;
 
-	malloc_thp(argv);
-
-	/* libre keeps every transaction's messages 32 s, so the heap grows
-	 * and shrinks by hundreds of MB under load: let glibc keep it (pad
-	 * growth, never trim) instead of paying brk/page faults each time. */
-	if (!getenv("REDUM_ECHO_NO_MALLOPT")) {
-		(void)mallopt(M_TOP_PAD, 64 << 20);
-		(void)mallopt(M_TRIM_THRESHOLD, 512 << 20);
-	}
+	redum_tool_malloc_tune(argv);
 
 	redum_stack_conf_init(&conf);
 	conf.software = "redum-stack-echo";
