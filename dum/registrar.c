@@ -20,7 +20,8 @@
 #include "reg_int.h"
 
 enum {
-	AOR_HSIZE = 256,
+	AOR_HSIZE = 256,           /* buckets at start                      */
+	AOR_HSIZE_MAX = 1u << 20,  /* growth stops here (8 MiB of heads)    */
 	MAX_CONTACTS = 32,
 };
 
@@ -42,6 +43,7 @@ struct dum_reg {
 
 	/* [dum] */
 	struct hash *ht_aor;
+	uint32_t hsize;              /* ht_aor's buckets                 */
 	struct list aorl;
 };
 
@@ -301,6 +303,38 @@ static bool aor_cmp(struct le *le, void *arg)
 }
 
 
+/* A fixed table made every lookup walk AORs/256 entries: with 100k
+ * bindings the registrar's cost per REGISTER grew during a run (62 ->
+ * 112 µs within 60 s at 5,600/s, docs/BENCHMARKS.md). It grows 4x when
+ * it holds twice as many AORs as buckets; the AOR list gives every entry
+ * to move. A failed allocation keeps the old table (slower, correct). */
+static void aor_hash_grow(struct dum_reg *reg)
+{
+	struct hash *ht;
+	uint32_t size = reg->hsize * 4;
+	struct le *le;
+
+	if (atomic_load_explicit(&reg->aors, memory_order_relaxed) <=
+	    2u * reg->hsize ||
+	    reg->hsize >= AOR_HSIZE_MAX)
+		return;
+
+	if (hash_alloc(&ht, size))
+		return;
+
+	for (le = reg->aorl.head; le; le = le->next) {
+		struct aor *a = le->data;
+
+		hash_unlink(&a->he);
+		hash_append(ht, hash_joaat_str(a->key), &a->he, a);
+	}
+
+	mem_deref(reg->ht_aor);
+	reg->ht_aor = ht;
+	reg->hsize  = size;
+}
+
+
 static struct aor *aor_find(struct dum_reg *reg, const char *key)
 {
 	return list_ledata(hash_lookup(reg->ht_aor, hash_joaat_str(key),
@@ -342,6 +376,7 @@ void dum_registrar_init(struct redum_dum *dum)
 
 	if (hash_alloc(&reg->ht_aor, AOR_HSIZE))
 		return;   /* REGISTER then finds no route: the stack's 501 */
+	reg->hsize = AOR_HSIZE;
 
 	dum_route_method(dum, REDUM_STACK_M_REGISTER, on_register);
 }
@@ -780,6 +815,7 @@ static void on_register(struct redum_dum *dum, struct redum_stack_event *ev)
 				    &a->he, a);
 			list_append(&reg->aorl, &a->le, a);
 			DCNT_INC(reg->aors);
+			aor_hash_grow(reg);
 		}
 
 		if (binding_set(a, c->b, &c->auri, &msg->callid,

@@ -85,6 +85,31 @@ Test(reg_registrar, add_refresh_query_remove)
 }
 
 
+/* 1,500 AORs: the table starts at 256 buckets and grows at 512 AORs; every
+ * AOR is still found after the move (first, middle, last). */
+Test(reg_registrar, many_aors_grow_the_table)
+{
+	struct redum_registrar_stats st;
+	pid_t pid;
+
+	registrar_start(NULL);
+	pid = tt_sipp_uac(tt_scen("reg_uac_many.xml"), A.port, "-m", "1500",
+			  "-r", "500", NULL);
+	cr_assert(pid > 0);
+	registrar_finish(pid);
+
+	redum_registrar_stats(A.dum, &st);
+	cr_expect_eq(st.ok, 1500);
+	cr_expect_eq(st.aors, 1500);
+	cr_expect_eq(st.bindings, 1500);
+	cr_expect_eq(bindings_of("sip:u1@127.0.0.1"), 1);
+	cr_expect_eq(bindings_of("sip:u700@127.0.0.1"), 1);
+	cr_expect_eq(bindings_of("sip:u1500@127.0.0.1"), 1);
+	cr_expect_eq(bindings_of("sip:u1501@127.0.0.1"), 0);
+	cr_expect(rapp_stop(&A, 10000));
+}
+
+
 Test(reg_registrar, expiry_by_timer)
 {
 	struct redum_registrar_stats st;
