@@ -31,6 +31,7 @@
 #include <redum/stack.h>
 #include <redum/sub.h>
 #include <redum/version.h>
+#include "testutil.h"
 #include "app/metrics.h"
 
 #ifndef APP_SCEN_DIR
@@ -500,52 +501,29 @@ static void scrape(const struct srv *s, struct scrape *out)
 
 /* ---- SIPp -------------------------------------------------------------- */
 
-static uint16_t free_udp_port(void)
-{
-	struct sockaddr_in sin = {.sin_family = AF_INET};
-	socklen_t len = sizeof(sin);
-	uint16_t port = 0;
-	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+/* The server rtest_sipp_wait() pumps while SIPp runs (one at a time). */
+static struct srv *pumped;
 
-	if (fd < 0)
-		return 0;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (!bind(fd, (struct sockaddr *)&sin, sizeof(sin)) &&
-	    !getsockname(fd, (struct sockaddr *)&sin, &len))
-		port = ntohs(sin.sin_port);
-	close(fd);
-	return port;
+static void pump_pumped(int ms)
+{
+	pump(pumped, ms);
 }
 
 
-/* Starts one SIPp UAC (-m count) against the server; returns its pid. */
+/* Starts one SIPp UAC (-m count, 20/s) against the server; returns its
+ * pid. */
 static pid_t sipp_spawn(const struct srv *s, const char *scen_opt,
 			const char *scen, unsigned count)
 {
-	char target[32], port[8], m[16];
+	char target[32], m[16];
 	pid_t pid;
 
 	snprintf(target, sizeof(target), "127.0.0.1:%u", s->sip_port);
-	snprintf(port, sizeof(port), "%u", free_udp_port());
 	snprintf(m, sizeof(m), "%u", count);
 
-	pid = fork();
-	cr_assert_geq(pid, 0);
-	if (pid == 0) {
-		int null = open("/dev/null", O_WRONLY);
-		sigset_t none;
-
-		if (null >= 0)
-			dup2(null, STDOUT_FILENO);
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		if (chdir("/tmp")) {}
-		execlp("sipp", "sipp", target, scen_opt, scen,
-		       "-i", "127.0.0.1", "-p", port, "-m", m, "-r", "20",
-		       "-buff_size", "4194304", "-nostdin",
-		       "-timeout", "40s", "-timeout_error", (char *)NULL);
-		_exit(127);
-	}
+	pid = rtest_sipp_spawn(target, rtest_free_port(SOCK_DGRAM), 40,
+			       scen_opt, scen, "-m", m, "-r", "20", NULL);
+	cr_assert_gt(pid, 0);
 
 	return pid;
 }
@@ -556,24 +534,10 @@ static pid_t sipp_spawn(const struct srv *s, const char *scen_opt,
 static int sipp_run(struct srv *s, const char *scen_opt, const char *scen,
 		    unsigned count)
 {
-	int64_t end = now_ms() + 60000;
 	pid_t pid = sipp_spawn(s, scen_opt, scen, count);
-	int st;
 
-	for (;;) {
-		pid_t r = waitpid(pid, &st, WNOHANG);
-
-		if (r == pid)
-			break;
-		if (now_ms() >= end) {
-			kill(pid, SIGKILL);
-			waitpid(pid, &st, 0);
-			return -1;
-		}
-		pump(s, 10);
-	}
-
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	pumped = s;
+	return rtest_sipp_wait(pid, 60000, pump_pumped);
 }
 
 

@@ -31,9 +31,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 #include <re.h>
+#include "baseline_signals.h"
 
 enum {
 	T1_MS = 500,
@@ -239,17 +239,6 @@ static bool request_handler(const struct sip_msg *msg, void *arg)
 }
 
 
-static void signal_handler(int flags, void *arg)
-{
-	struct signalfd_siginfo si;
-	int fd = *(int *)arg;
-	(void)flags;
-
-	while (read(fd, &si, sizeof(si)) == sizeof(si))
-		re_cancel();
-}
-
-
 static int parse_args(int argc, char *argv[], struct sa *laddr, bool *retx)
 {
 	bool have = false;
@@ -286,22 +275,15 @@ static int parse_args(int argc, char *argv[], struct sa *laddr, bool *retx)
 int main(int argc, char *argv[])
 {
 	struct uas uas = {.retx = true};
-	sigset_t set;
 	int sigfd = -1, err, rc = 1;
 
 	if (parse_args(argc, argv, &uas.laddr, &uas.retx))
 		return 2;
 
 	/* signals are read from a signalfd in the loop, never in a handler */
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigprocmask(SIG_BLOCK, &set, NULL);
-	sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (sigfd < 0) {
-		perror("signalfd");
+	sigfd = baseline_signals_open();
+	if (sigfd < 0)
 		return 1;
-	}
 
 	err = libre_init();
 	if (err)
@@ -321,7 +303,7 @@ int main(int argc, char *argv[])
 	}
 	err = sip_transp_laddr(uas.sip, &uas.laddr, SIP_TRANSP_UDP, NULL);
 	err |= sip_listen(&uas.lsnr, uas.sip, true, request_handler, &uas);
-	err |= fd_listen(sigfd, FD_READ, signal_handler, &sigfd);
+	err |= baseline_signals_listen(&sigfd);
 	if (err)
 		goto out;
 
@@ -341,8 +323,7 @@ int main(int argc, char *argv[])
  out:
 	if (err)
 		fprintf(stderr, "libre-inline: %s\n", strerror(err));
-	fd_close(sigfd);
-	close(sigfd);
+	baseline_signals_close(sigfd);
 	if (uas.ht_acc)
 		hash_flush(uas.ht_acc);   /* frees the pending 2xx */
 	mem_deref(uas.ht_acc);

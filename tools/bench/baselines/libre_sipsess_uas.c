@@ -21,9 +21,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 #include <re.h>
+#include "baseline_signals.h"
 
 enum { HSIZE = 1u << 16 };
 
@@ -152,22 +152,10 @@ static bool request_handler(const struct sip_msg *msg, void *arg)
 }
 
 
-static void signal_handler(int flags, void *arg)
-{
-	struct signalfd_siginfo si;
-	int fd = *(int *)arg;
-	(void)flags;
-
-	while (read(fd, &si, sizeof(si)) == sizeof(si))
-		re_cancel();
-}
-
-
 int main(int argc, char *argv[])
 {
 	struct uas uas = {0};
 	struct sa laddr;
-	sigset_t set;
 	int sigfd = -1, err = 0, rc = 1;
 
 	if (argc != 3 || strcmp(argv[1], "--listen") ||
@@ -177,15 +165,10 @@ int main(int argc, char *argv[])
 		return 2;
 	}
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigprocmask(SIG_BLOCK, &set, NULL);
-	sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (sigfd < 0) {
-		perror("signalfd");
+	/* signals are read from a signalfd in the loop, never in a handler */
+	sigfd = baseline_signals_open();
+	if (sigfd < 0)
 		return 1;
-	}
 
 	err = libre_init();
 	if (err)
@@ -212,7 +195,7 @@ int main(int argc, char *argv[])
 	err |= sipsess_listen(&uas.sock, uas.sip, HSIZE, conn_handler, &uas);
 	/* registered after sipsess's own listener: sees what it left */
 	err |= sip_listen(&uas.lsnr, uas.sip, true, request_handler, &uas);
-	err |= fd_listen(sigfd, FD_READ, signal_handler, &sigfd);
+	err |= baseline_signals_listen(&sigfd);
 	if (err)
 		goto out;
 
@@ -230,8 +213,7 @@ int main(int argc, char *argv[])
  out:
 	if (err)
 		re_fprintf(stderr, "libre-sipsess: %m\n", err);
-	fd_close(sigfd);
-	close(sigfd);
+	baseline_signals_close(sigfd);
 	list_flush(&uas.calls);
 	mem_deref(uas.lsnr);
 	mem_deref(uas.sock);
