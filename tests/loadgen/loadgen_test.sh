@@ -3,7 +3,8 @@
 #   loadgen_test.sh CASE LOADGEN [REDUMD]
 # CASE:
 #   sipp_uas   100 calls/s for 2 s against SIPp's uas: all succeed, JSON sane
-#   redumd     calls + OPTIONS against redumd; its counters printed at exit
+#   redumd     calls + OPTIONS against redumd; its /metrics and its counters
+#              printed at exit agree with the summaries
 #              (SIGTERM) match the loadgen's summary
 #   nobody     a port where nobody listens: all fail (timeout/icmp), exit 1
 #   shutdown   --shutdown-at mid-run, graceful and force: a shutdown object
@@ -72,8 +73,8 @@ start_uas() {   # PORT MEDIA CTRL
 	fail "SIPp uas did not bind"
 }
 
-start_redumd() {   # sets rport, rpid
-	"$redumd" --listen udp:127.0.0.1:0 >"$work/redumd.out" 2>"$work/redumd.err" &
+start_redumd() {   # [ARGS...] sets rport, rpid
+	"$redumd" --listen udp:127.0.0.1:0 "$@" >"$work/redumd.out" 2>"$work/redumd.err" &
 	rpid=$!
 	pids+=($rpid)
 	rport=""
@@ -126,13 +127,34 @@ sipp_uas)
 
 redumd)
 	[ -x "$redumd" ] || fail "no redumd"
-	start_redumd
+	start_redumd --metrics 127.0.0.1:0
+	maddr=""
+	for _ in $(seq 50); do
+		maddr=$(sed -n 's/^metrics http:\(.*\)$/\1/p' "$work/redumd.err" | head -1)
+		[ -n "$maddr" ] && break
+		sleep 0.1
+	done
+	[ -n "$maddr" ] || fail "redumd printed no metrics address"
 	run_lg "$work/lg.out" "127.0.0.1:$rport" -s call -r 100 -m 150 \
 		--timeout-ms 8000 --json
 	[ "$lrc" = 0 ] || fail "call run: exit code $lrc"
 	run_lg "$work/lg2.out" "127.0.0.1:$rport" -s mix:call=1,options=1 \
 		-r 100 -m 100 --timeout-ms 8000 --json
 	[ "$lrc" = 0 ] || fail "mix run: exit code $lrc"
+	# what redumd's /metrics counted, while it still runs
+	python3 - "$maddr" >"$work/metrics.txt" <<'PY' || fail "scraping /metrics"
+import sys, urllib.request
+print(urllib.request.urlopen("http://%s/metrics" % sys.argv[1], timeout=5).read().decode())
+PY
+	mval() { awk -v k="$1" '$1==k {print $2}' "$work/metrics.txt" | tail -1; }
+	m_inv=$(mval 'redumd_sip_requests_received_total{method="INVITE"}')
+	m_opt=$(mval 'redumd_sip_requests_received_total{method="OPTIONS"}')
+	m_bye=$(mval 'redumd_sip_requests_received_total{method="BYE"}')
+	m_acks=$(mval redumd_stack_acks_total)
+	[ -n "$m_inv" ] && [ -n "$m_opt" ] || fail "/metrics lacks the request counters"
+	[ $((m_inv + m_opt)) = 250 ] || fail "/metrics INVITE $m_inv + OPTIONS $m_opt != 250 attempts"
+	[ "$m_bye" = "$m_inv" ] || fail "/metrics BYE $m_bye != INVITE $m_inv"
+	[ "$m_acks" = "$m_inv" ] || fail "/metrics acks $m_acks != INVITE $m_inv"
 	kill -TERM "$rpid"
 	wait_exit "$rpid" 20
 	[ "$wrc" = 0 ] || fail "redumd exited $wrc"
@@ -150,6 +172,8 @@ redumd)
 	[ $((inv + opt)) = 250 ] || fail "redumd INVITE $inv + OPTIONS $opt != 250 attempts"
 	[ "$bye" = "$inv" ] || fail "redumd BYE $bye != INVITE $inv"
 	[ "$acks" = "$inv" ] || fail "redumd acks $acks != INVITE $inv"
+	[ "$inv" = "$m_inv" ] && [ "$opt" = "$m_opt" ] ||
+		fail "exit counters ($inv, $opt) differ from /metrics ($m_inv, $m_opt)"
 	;;
 
 nobody)

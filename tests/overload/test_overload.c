@@ -260,6 +260,9 @@ static void send_raw(const char *buf, size_t len)
 static struct tx *tx_send(enum kind kind, unsigned call, const struct tx *dlg)
 {
 	struct tx *t;
+	/* built here, then copied: gcc cannot tell t's fields from buf, both
+	 * in cli, apart (-Werror=restrict in optimised builds) */
+	char branch[sizeof(t->branch)], callid[sizeof(t->callid)];
 	char *buf;
 	int len;
 
@@ -269,11 +272,11 @@ static struct tx *tx_send(enum kind kind, unsigned call, const struct tx *dlg)
 	memset(t, 0, sizeof(*t));
 	t->kind = kind;
 	t->call = call;
-	snprintf(t->branch, sizeof(t->branch), "z9hG4bK-ov%u-%u", cli.tag,
-		 cli.ntx);
+	snprintf(branch, sizeof(branch), "z9hG4bK-ov%u-%u", cli.tag, cli.ntx);
+	memcpy(t->branch, branch, sizeof(branch));
 
 	if (kind == K_BYE) {
-		snprintf(t->callid, sizeof(t->callid), "%s", dlg->callid);
+		snprintf(callid, sizeof(callid), "%s", dlg->callid);
 		len = snprintf(buf, sizeof(cli.last[0]),
 			"BYE %s SIP/2.0\r\n"
 			"Via: SIP/2.0/UDP 127.0.0.1:%u;branch=%s\r\n"
@@ -283,13 +286,13 @@ static struct tx *tx_send(enum kind kind, unsigned call, const struct tx *dlg)
 			"Call-ID: %s\r\n"
 			"CSeq: 2 BYE\r\n"
 			"Content-Length: 0\r\n\r\n",
-			dlg->contact, cli.port, t->branch, cli.port,
-			dlg->call, srv.port, dlg->totag, t->callid);
+			dlg->contact, cli.port, branch, cli.port,
+			dlg->call, srv.port, dlg->totag, callid);
 	}
 	else {
 		bool inv = kind == K_INVITE;
 
-		snprintf(t->callid, sizeof(t->callid), "ov%u-%c%u@127.0.0.1",
+		snprintf(callid, sizeof(callid), "ov%u-%c%u@127.0.0.1",
 			 cli.tag, inv ? 'i' : 'o', call);
 		len = snprintf(buf, sizeof(cli.last[0]),
 			"%s sip:svc@127.0.0.1:%u SIP/2.0\r\n"
@@ -303,12 +306,13 @@ static struct tx *tx_send(enum kind kind, unsigned call, const struct tx *dlg)
 			"%s"
 			"Content-Length: %zu\r\n\r\n%s",
 			inv ? "INVITE" : "OPTIONS", srv.port, cli.port,
-			t->branch, cli.port, call, srv.port, t->callid,
+			branch, cli.port, call, srv.port, callid,
 			inv ? "INVITE" : "OPTIONS", cli.port,
 			inv ? "Content-Type: application/sdp\r\n" : "",
 			inv ? sizeof(sdp) - 1 : (size_t)0, inv ? sdp : "");
 	}
 	cr_assert(len > 0 && (size_t)len < sizeof(cli.last[0]));
+	memcpy(t->callid, callid, sizeof(callid));
 	cli.lastlen[cli.ntx] = (size_t)len;
 	++cli.ntx;
 	send_raw(buf, (size_t)len);
