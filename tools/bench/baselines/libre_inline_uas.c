@@ -33,22 +33,13 @@
 #include <string.h>
 #include <unistd.h>
 #include <re.h>
-#include "baseline_signals.h"
+#include "baseline_common.h"
 
 enum {
 	T1_MS = 500,
 	T2_MS = 4000,
 	HSIZE = 1u << 16,   /* libre's transaction hashes and ours */
 };
-
-static const char answer_sdp[] =
-	"v=0\r\n"
-	"o=baseline 1 1 IN IP4 127.0.0.1\r\n"
-	"s=baseline\r\n"
-	"c=IN IP4 127.0.0.1\r\n"
-	"t=0 0\r\n"
-	"m=audio 9 RTP/AVP 0\r\n"
-	"a=inactive\r\n";
 
 struct uas {
 	struct sip *sip;
@@ -155,8 +146,8 @@ static void invite_handle(struct uas *uas, const struct sip_msg *msg)
 			  "Content-Type: application/sdp\r\n"
 			  "Content-Length: %zu\r\n"
 			  "\r\n"
-			  "%s", &uas->laddr, sizeof(answer_sdp) - 1,
-			  answer_sdp);
+			  "%s", &uas->laddr, strlen(baseline_answer_sdp),
+			  baseline_answer_sdp);
 	if (err || !uas->retx)
 		goto out;
 

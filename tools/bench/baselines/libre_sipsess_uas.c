@@ -23,18 +23,9 @@
 #include <string.h>
 #include <unistd.h>
 #include <re.h>
-#include "baseline_signals.h"
+#include "baseline_common.h"
 
 enum { HSIZE = 1u << 16 };
-
-static const char answer_sdp[] =
-	"v=0\r\n"
-	"o=baseline 1 1 IN IP4 127.0.0.1\r\n"
-	"s=baseline\r\n"
-	"c=IN IP4 127.0.0.1\r\n"
-	"t=0 0\r\n"
-	"m=audio 9 RTP/AVP 0\r\n"
-	"a=inactive\r\n";
 
 struct uas {
 	struct sip *sip;
@@ -174,12 +165,12 @@ int main(int argc, char *argv[])
 	if (err)
 		goto out;
 
-	uas.sdp = mbuf_alloc(sizeof(answer_sdp));
+	uas.sdp = mbuf_alloc(strlen(baseline_answer_sdp) + 1);
 	if (!uas.sdp) {
 		err = ENOMEM;
 		goto out;
 	}
-	err = mbuf_write_str(uas.sdp, answer_sdp);
+	err = mbuf_write_str(uas.sdp, baseline_answer_sdp);
 	uas.sdp->pos = 0;
 
 	err |= sip_alloc(&uas.sip, NULL, HSIZE, HSIZE, HSIZE,

@@ -1,12 +1,21 @@
 /**
- * @file baseline_signals.c  SIGTERM/SIGINT for the libre baselines
+ * @file baseline_common.c  What the libre baselines share (baseline_common.h)
  */
 #include <signal.h>
 #include <stdio.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 #include <re.h>
-#include "baseline_signals.h"
+#include "baseline_common.h"
+
+const char baseline_answer_sdp[] =
+	"v=0\r\n"
+	"o=baseline 1 1 IN IP4 127.0.0.1\r\n"
+	"s=baseline\r\n"
+	"c=IN IP4 127.0.0.1\r\n"
+	"t=0 0\r\n"
+	"m=audio 9 RTP/AVP 0\r\n"
+	"a=inactive\r\n";
 
 int baseline_signals_open(void)
 {
