@@ -22,7 +22,7 @@
  * collapse and blame the server).
  *
  * Shutdown under load (--shutdown-at) uses the staged shutdown API
- * (redum/shutdown.h) when it exists, else redum_dum_stop().
+ * (redum/shutdown.h), whose final report counts the force-ended usages.
  *
  * See docs/LOADGEN.md for the flags, the output, the exit codes and the
  * measured figures.
@@ -43,18 +43,13 @@
 #include <re.h>
 #include <redum/dum.h>
 #include <redum/reg.h>
+#include <redum/shutdown.h>
 #include <redum/stack.h>
 #include <redum/sub.h>
 #include <redum/version.h>
 #include "lg_hist.h"
 #include "malloc_tune.h"
 
-/* The staged shutdown (include/redum/shutdown.h) replaces redum_dum_stop()
- * where it exists: it reports the usages it force-ended. */
-#if __has_include(<redum/shutdown.h>)
-#include <redum/shutdown.h>
-#define LG_STAGED 1
-#endif
 
 /* Exit codes (SIPp's where they fit; docs/LOADGEN.md). */
 enum {
@@ -403,8 +398,9 @@ static struct inst *inst_of(struct redum_dum *dum)
 
 
 /* A usage ended "by force" in a shutdown: after the give-up bound, or cut
- * by the stack's abandon (ECONNABORTED). Only a guess, used when DUM has
- * no staged shutdown report (redum_dum_stop): the events do not say. */
+ * by the stack's abandon (ECONNABORTED). A guess from the event, for the
+ * per-type counts of usages ended after the stop; the total force-ended
+ * comes from DUM's shutdown report, which the events do not carry. */
 static bool forced_end(int err)
 {
 	if (!g.shut_done)
@@ -610,58 +606,11 @@ static void on_reg_retrying(struct redum_dum *dum,
 }
 
 
-static void on_reg_failure(struct redum_dum *dum,
-			   const struct redum_dum_event *ev, void *arg)
-{
-	struct attempt *a = ev_attempt(dum, ev);
-	(void)arg;
-
-	if (!a)
-		return;
-	attempt_fail_status(a, ev->scode, ev->err);
-	attempt_done(a, ev->usage, forced_end(ev->err));
-}
-
-
-static void on_unregistered(struct redum_dum *dum,
-			    const struct redum_dum_event *ev, void *arg)
-{
-	struct attempt *a = ev_attempt(dum, ev);
-	(void)arg;
-
-	if (a)
-		attempt_done(a, ev->usage, forced_end(ev->err));
-}
-
-
-static void on_message_result(struct redum_dum *dum,
+/* A registration, publication or subscription failed (final status or
+ * error). */
+static void on_failure_status(struct redum_dum *dum,
 			      const struct redum_dum_event *ev, void *arg)
 {
-	on_response(dum, ev, arg);
-}
-
-
-static void on_pub_success(struct redum_dum *dum,
-			   const struct redum_dum_event *ev, void *arg)
-{
-	struct attempt *a = ev_attempt(dum, ev);
-	(void)arg;
-
-	if (!a || a->answered)
-		return;
-	attempt_answered(a);
-	attempt_succeed(a);
-	tmr_cancel(&a->tmr);
-	if (g.c.hold_ms)
-		tmr_start(&a->tmr, g.c.hold_ms, hold_expired, a);
-	else
-		attempt_end(a);
-}
-
-
-static void on_pub_failure(struct redum_dum *dum,
-			   const struct redum_dum_event *ev, void *arg)
-{
 	struct attempt *a = ev_attempt(dum, ev);
 	(void)arg;
 
@@ -672,24 +621,26 @@ static void on_pub_failure(struct redum_dum *dum,
 }
 
 
-static void on_pub_removed(struct redum_dum *dum,
-			   const struct redum_dum_event *ev, void *arg)
-{
-	struct attempt *a = ev_attempt(dum, ev);
-	(void)arg;
-
-	if (a)
-		attempt_done(a, ev->usage, forced_end(ev->err));
-}
-
-
-/* Subscription: the first NOTIFY (active or pending) is the success. */
-static void on_sub_update(struct redum_dum *dum,
+/* A registration or publication is gone (unregistered, removed). */
+static void on_usage_gone(struct redum_dum *dum,
 			  const struct redum_dum_event *ev, void *arg)
 {
 	struct attempt *a = ev_attempt(dum, ev);
 	(void)arg;
 
+	if (a)
+		attempt_done(a, ev->usage, forced_end(ev->err));
+}
+
+
+/* A publication succeeded, or a subscription got its first NOTIFY (active
+ * or pending): the attempt succeeded; it is held -d, then ended. */
+static void on_answer_hold(struct redum_dum *dum,
+			   const struct redum_dum_event *ev, void *arg)
+{
+	struct attempt *a = ev_attempt(dum, ev);
+	(void)arg;
+
 	if (!a || a->answered)
 		return;
 	attempt_answered(a);
@@ -699,19 +650,6 @@ static void on_sub_update(struct redum_dum *dum,
 		tmr_start(&a->tmr, g.c.hold_ms, hold_expired, a);
 	else
 		attempt_end(a);
-}
-
-
-static void on_sub_failure(struct redum_dum *dum,
-			   const struct redum_dum_event *ev, void *arg)
-{
-	struct attempt *a = ev_attempt(dum, ev);
-	(void)arg;
-
-	if (!a)
-		return;
-	attempt_fail_status(a, ev->scode, ev->err);
-	attempt_done(a, ev->usage, forced_end(ev->err));
 }
 
 
@@ -742,7 +680,6 @@ static void on_dum_can_be_deleted(struct redum_dum *dum, void *arg)
 		return;
 	in->deleted = true;
 	in->t_deleted = now_ns();
-#ifdef LG_STAGED
 	{
 		const struct redum_shutdown_report *r;
 
@@ -760,7 +697,6 @@ static void on_dum_can_be_deleted(struct redum_dum *dum, void *arg)
 			g.rep_at_start += r->usages_at_start;
 		}
 	}
-#endif
 	check_finished();
 }
 
@@ -990,7 +926,6 @@ static void start_attempt(uint64_t t_intended)
 /* Stops one DUM (EALREADY when it already stops: fine). */
 static void dum_stop_one(struct inst *in, bool force)
 {
-#ifdef LG_STAGED
 	struct redum_shutdown_conf sc;
 
 	if (force) {
@@ -1001,10 +936,6 @@ static void dum_stop_one(struct inst *in, bool force)
 	sc.give_up_ms = g.c.give_up_ms;
 	sc.log = false;
 	(void)redum_dum_shutdown(in->dum, &sc);
-#else
-	(void)force;   /* conf.stop_ms is 0 in force mode */
-	(void)redum_dum_stop(in->dum);
-#endif
 }
 
 
@@ -2076,15 +2007,15 @@ static int inst_start(struct inst *in, uint32_t idx)
 		.request = {.on_response = on_response},
 		.reg = {.on_registered = on_registered,
 			.on_retrying = on_reg_retrying,
-			.on_failure = on_reg_failure,
-			.on_unregistered = on_unregistered},
-		.sub = {.on_sub_update = on_sub_update,
+			.on_failure = on_failure_status,
+			.on_unregistered = on_usage_gone},
+		.sub = {.on_sub_update = on_answer_hold,
 			.on_sub_terminated = on_sub_terminated,
-			.on_sub_failure = on_sub_failure,
-			.on_message_result = on_message_result,
-			.on_pub_success = on_pub_success,
-			.on_pub_failure = on_pub_failure,
-			.on_pub_removed = on_pub_removed},
+			.on_sub_failure = on_failure_status,
+			.on_message_result = on_response,
+			.on_pub_success = on_answer_hold,
+			.on_pub_failure = on_failure_status,
+			.on_pub_removed = on_usage_gone},
 		.on_error = on_error,
 		.on_dum_can_be_deleted = on_dum_can_be_deleted,
 	};
