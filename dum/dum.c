@@ -1004,13 +1004,15 @@ static void cmd_msg_handler(void *msg, void *arg)
 }
 
 
-size_t dum_pack_size(const char *s)
+/* The bytes of @p s with its NUL (0 for NULL). */
+static size_t pack_size(const char *s)
 {
 	return s ? strlen(s) + 1 : 0;
 }
 
 
-const char *dum_pack_str(char **pp, const char *s)
+/* Copies @p s to *pp and advances it (NULL stays NULL). */
+static const char *pack_str(char **pp, const char *s)
 {
 	size_t l;
 	char *d = *pp;
@@ -1026,25 +1028,21 @@ const char *dum_pack_str(char **pp, const char *s)
 }
 
 
-static struct dum_cmd *cmd_alloc(enum dum_cmd_type type, redum_dum_handle h,
-				 const struct redum_dum_req *req,
-				 const char *reason, const char *hdrs,
-				 const char *ctype, const void *body,
-				 size_t body_len)
+struct dum_cmd *dum_cmd_new(enum dum_cmd_type type, redum_dum_handle h,
+			    const struct dum_cmd *s, const void *body,
+			    size_t body_len)
 {
-	struct redum_dum_req none = {0};
 	struct dum_cmd *cmd;
 	size_t n;
 	char *p;
 
-	if (!req)
-		req = &none;
 	if (!body)
 		body_len = 0;
 
-	n = dum_pack_size(req->method) + dum_pack_size(req->uri) + dum_pack_size(req->to) + dum_pack_size(req->from) +
-		dum_pack_size(req->from_name) + dum_pack_size(req->route) + dum_pack_size(hdrs) +
-		dum_pack_size(ctype) + dum_pack_size(reason) + body_len + 1;
+	n = pack_size(s->method) + pack_size(s->uri) + pack_size(s->to) +
+		pack_size(s->from) + pack_size(s->from_name) +
+		pack_size(s->route) + pack_size(s->hdrs) + pack_size(s->ctype) +
+		pack_size(s->reason) + body_len + 1;
 
 	cmd = malloc(sizeof(*cmd) + n);
 	if (!cmd)
@@ -1055,15 +1053,15 @@ static struct dum_cmd *cmd_alloc(enum dum_cmd_type type, redum_dum_handle h,
 	cmd->h    = h;
 
 	p = cmd->data;
-	cmd->method    = dum_pack_str(&p, req->method);
-	cmd->uri       = dum_pack_str(&p, req->uri);
-	cmd->to        = dum_pack_str(&p, req->to);
-	cmd->from      = dum_pack_str(&p, req->from);
-	cmd->from_name = dum_pack_str(&p, req->from_name);
-	cmd->route     = dum_pack_str(&p, req->route);
-	cmd->hdrs      = dum_pack_str(&p, hdrs);
-	cmd->ctype     = dum_pack_str(&p, ctype);
-	cmd->reason    = dum_pack_str(&p, reason);
+	cmd->method    = pack_str(&p, s->method);
+	cmd->uri       = pack_str(&p, s->uri);
+	cmd->to        = pack_str(&p, s->to);
+	cmd->from      = pack_str(&p, s->from);
+	cmd->from_name = pack_str(&p, s->from_name);
+	cmd->route     = pack_str(&p, s->route);
+	cmd->hdrs      = pack_str(&p, s->hdrs);
+	cmd->ctype     = pack_str(&p, s->ctype);
+	cmd->reason    = pack_str(&p, s->reason);
 	if (body_len) {
 		memcpy(p, body, body_len);
 		p[body_len] = '\0';
@@ -1075,7 +1073,31 @@ static struct dum_cmd *cmd_alloc(enum dum_cmd_type type, redum_dum_handle h,
 }
 
 
-static int cmd_push(struct redum_dum *dum, struct dum_cmd *cmd)
+static struct dum_cmd *cmd_alloc(enum dum_cmd_type type, redum_dum_handle h,
+				 const struct redum_dum_req *req,
+				 const char *reason, const char *hdrs,
+				 const char *ctype, const void *body,
+				 size_t body_len)
+{
+	struct dum_cmd s = {0};
+
+	if (req) {
+		s.method    = req->method;
+		s.uri       = req->uri;
+		s.to        = req->to;
+		s.from      = req->from;
+		s.from_name = req->from_name;
+		s.route     = req->route;
+	}
+	s.hdrs   = hdrs;
+	s.ctype  = ctype;
+	s.reason = reason;
+
+	return dum_cmd_new(type, h, &s, body, body_len);
+}
+
+
+int dum_cmd_push(struct redum_dum *dum, struct dum_cmd *cmd)
 {
 	int err;
 
@@ -1117,7 +1139,7 @@ static int req_cmd(struct redum_dum *dum, enum dum_cmd_type type,
 	if (cmd && type == DCMD_OPTIONS)
 		cmd->method = "OPTIONS";
 
-	err = cmd_push(dum, cmd);
+	err = dum_cmd_push(dum, cmd);
 	if (!err)
 		*hp = h;
 
@@ -1160,7 +1182,7 @@ static int h_cmd(struct redum_dum *dum, enum dum_cmd_type type,
 	if (cmd)
 		cmd->scode = scode;
 
-	return cmd_push(dum, cmd);
+	return dum_cmd_push(dum, cmd);
 }
 
 

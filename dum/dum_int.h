@@ -88,11 +88,19 @@ struct dum_cmd {
 	char data[];
 };
 
-/** Packing of commands (one malloc, strings in data[]): the bytes of @p s
- *  with its NUL (0 for NULL), and the copy of @p s to *pp, advancing it
- *  (NULL stays NULL). Thread: any. */
-size_t dum_pack_size(const char *s);
-const char *dum_pack_str(char **pp, const char *s);
+/** A command in one malloc: @p s's strings (method ... reason; NULL stays
+ *  NULL) and @p body (NUL-terminated) are copied into data[]; the other
+ *  fields of @p s are not read. @return the command, or NULL (ENOMEM).
+ *  Thread: any. */
+struct dum_cmd *dum_cmd_new(enum dum_cmd_type type, redum_dum_handle h,
+			    const struct dum_cmd *s, const void *body,
+			    size_t body_len);
+
+/** Posts @p cmd on DUM's command FIFO (counted: commands_posted, or
+ *  commands_rejected and @p cmd freed). NULL @p cmd (a failed
+ *  dum_cmd_new) gives ENOMEM. Thread: any. Lock-free.
+ *  @return 0, ENOMEM, ENOSPC (full) or EPIPE (stopped) */
+int dum_cmd_push(struct redum_dum *dum, struct dum_cmd *cmd);
 
 /* ---- the usage framework ------------------------------------------------ */
 

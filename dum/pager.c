@@ -165,7 +165,7 @@ int redum_pager_send(struct redum_dum *dum, redum_dum_handle *hp,
 		return ENOMEM;
 
 	*hp = cmd->h;
-	err = dum_sub_cmd_push(dum, cmd);
+	err = dum_cmd_push(dum, cmd);
 	if (err)
 		*hp = 0;
 	return err;

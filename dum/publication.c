@@ -732,7 +732,7 @@ int redum_pub_publish(struct redum_dum *dum, redum_dum_handle *hp,
 		return ENOMEM;
 
 	*hp = cmd->h;
-	err = dum_sub_cmd_push(dum, cmd);
+	err = dum_cmd_push(dum, cmd);
 	if (err)
 		*hp = 0;
 	return err;
@@ -744,7 +744,7 @@ int redum_pub_modify(struct redum_dum *dum, redum_dum_handle h,
 {
 	if (!dum || !h || !body || !body_len)
 		return EINVAL;
-	return dum_sub_cmd_push(dum, dum_sub_cmd_alloc(DCMD_PUB_MODIFY, h,
+	return dum_cmd_push(dum, dum_sub_cmd_alloc(DCMD_PUB_MODIFY, h,
 						       NULL, NULL, NULL,
 						       ctype, body,
 						       body_len));
@@ -755,7 +755,7 @@ int redum_pub_remove(struct redum_dum *dum, redum_dum_handle h)
 {
 	if (!dum || !h)
 		return EINVAL;
-	return dum_sub_cmd_push(dum, dum_sub_cmd_alloc(DCMD_PUB_REMOVE, h,
+	return dum_cmd_push(dum, dum_sub_cmd_alloc(DCMD_PUB_REMOVE, h,
 						       NULL, NULL, NULL,
 						       NULL, NULL, 0));
 }

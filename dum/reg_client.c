@@ -655,33 +655,11 @@ void dum_reg_client_new(struct redum_dum *dum, struct dum_cmd *cmd)
 
 /* ---- public commands (any thread) -------------------------------------- */
 
-
-
-
-static int cmd_push(struct redum_dum *dum, struct dum_cmd *cmd)
-{
-	int err = redum_fifo_push(dum->cmdq, cmd);
-
-	if (err) {
-		atomic_fetch_add_explicit(&dum->c.commands_rejected, 1,
-					  memory_order_relaxed);
-		free(cmd);
-		return err;
-	}
-
-	atomic_fetch_add_explicit(&dum->c.commands_posted, 1,
-				  memory_order_relaxed);
-	return 0;
-}
-
-
 int redum_reg_register(struct redum_dum *dum, redum_dum_handle *hp,
 		       const struct redum_reg_req *req)
 {
 	struct dum_reg_params prm;
-	struct dum_cmd *cmd;
-	size_t n;
-	char *p;
+	struct dum_cmd s = {0}, *cmd;
 	int err;
 
 	if (!dum || !hp || !req || !req->registrar || !*req->registrar ||
@@ -692,32 +670,21 @@ int redum_reg_register(struct redum_dum *dum, redum_dum_handle *hp,
 	prm.retry_min_s = req->retry_min_s;
 	prm.retry_max_s = req->retry_max_s;
 
-	n = dum_pack_size(req->registrar) + dum_pack_size(req->aor) + dum_pack_size(req->contact) +
-		dum_pack_size(req->route) + dum_pack_size(req->hdrs) + dum_pack_size(req->user) +
-		dum_pack_size(req->password) + sizeof(prm);
-
-	cmd = malloc(sizeof(*cmd) + n);
+	s.uri    = req->registrar;
+	s.to     = req->aor;
+	s.from   = req->contact;
+	s.route  = req->route;
+	s.hdrs   = req->hdrs;
+	s.method = req->user;
+	s.reason = req->password;
+	/* the body: read back with memcpy (unaligned) */
+	cmd = dum_cmd_new(DCMD_REGISTER, dum_new_handle(dum), &s, &prm,
+			  sizeof(prm));
 	if (!cmd)
 		return ENOMEM;
 
-	memset(cmd, 0, sizeof(*cmd));
-	cmd->type = DCMD_REGISTER;
-	cmd->h    = dum_new_handle(dum);
-
-	p = cmd->data;
-	cmd->uri    = dum_pack_str(&p, req->registrar);
-	cmd->to     = dum_pack_str(&p, req->aor);
-	cmd->from   = dum_pack_str(&p, req->contact);
-	cmd->route  = dum_pack_str(&p, req->route);
-	cmd->hdrs   = dum_pack_str(&p, req->hdrs);
-	cmd->method = dum_pack_str(&p, req->user);
-	cmd->reason = dum_pack_str(&p, req->password);
-	memcpy(p, &prm, sizeof(prm));   /* read back with memcpy: unaligned */
-	cmd->body = p;
-	cmd->body_len = sizeof(prm);
-
 	*hp = cmd->h;
-	err = cmd_push(dum, cmd);
+	err = dum_cmd_push(dum, cmd);
 	if (err)
 		*hp = 0;
 
@@ -728,20 +695,12 @@ int redum_reg_register(struct redum_dum *dum, redum_dum_handle *hp,
 static int h_cmd(struct redum_dum *dum, enum dum_cmd_type type,
 		 redum_dum_handle h)
 {
-	struct dum_cmd *cmd;
+	const struct dum_cmd none = {0};
 
 	if (!dum || !h)
 		return EINVAL;
 
-	cmd = malloc(sizeof(*cmd));
-	if (!cmd)
-		return ENOMEM;
-
-	memset(cmd, 0, sizeof(*cmd));
-	cmd->type = type;
-	cmd->h    = h;
-
-	return cmd_push(dum, cmd);
+	return dum_cmd_push(dum, dum_cmd_new(type, h, &none, NULL, 0));
 }
 
 

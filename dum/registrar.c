@@ -889,35 +889,21 @@ void dum_registrar_lookup(struct redum_dum *dum, struct dum_cmd *cmd)
 int redum_registrar_lookup(struct redum_dum *dum, redum_dum_handle *hp,
 			   const char *aor)
 {
-	struct dum_cmd *cmd;
-	size_t l;
+	struct dum_cmd s = {0}, *cmd;
 	int err;
 
 	if (!dum || !hp || !aor)
 		return EINVAL;
 
-	l = strlen(aor) + 1;
-	cmd = malloc(sizeof(*cmd) + l);
+	s.uri = aor;
+	cmd = dum_cmd_new(DCMD_REG_LOOKUP, dum_new_handle(dum), &s, NULL, 0);
 	if (!cmd)
 		return ENOMEM;
 
-	memset(cmd, 0, sizeof(*cmd));
-	cmd->type = DCMD_REG_LOOKUP;
-	cmd->h    = dum_new_handle(dum);
-	memcpy(cmd->data, aor, l);
-	cmd->uri  = cmd->data;
-
 	*hp = cmd->h;
-	err = redum_fifo_push(dum->cmdq, cmd);
-	if (err) {
-		atomic_fetch_add_explicit(&dum->c.commands_rejected, 1,
-					  memory_order_relaxed);
-		free(cmd);
+	err = dum_cmd_push(dum, cmd);
+	if (err)
 		*hp = 0;
-		return err;
-	}
 
-	atomic_fetch_add_explicit(&dum->c.commands_posted, 1,
-				  memory_order_relaxed);
-	return 0;
+	return err;
 }

@@ -442,30 +442,6 @@ int dum_sub_sdup(char **dst, const char *s)
 }
 
 
-int dum_sub_cmd_push(struct redum_dum *dum, struct dum_cmd *cmd)
-{
-	int err;
-
-	if (!cmd)
-		return ENOMEM;
-
-	err = redum_fifo_push(dum->cmdq, cmd);
-	if (err) {
-		atomic_fetch_add_explicit(&dum->c.commands_rejected, 1,
-					  memory_order_relaxed);
-		free(cmd);
-		return err;
-	}
-
-	atomic_fetch_add_explicit(&dum->c.commands_posted, 1,
-				  memory_order_relaxed);
-	return 0;
-}
-
-
-
-
-
 /* Packing of our commands: req's strings in uri/to/from/from_name/route/
  * hdrs; @p s1 in cmd->method (an event package or a state), @p s2 in
  * cmd->reason (a reason, or a number in decimal: expires). */
@@ -475,48 +451,21 @@ struct dum_cmd *dum_sub_cmd_alloc(enum dum_cmd_type type, redum_dum_handle h,
 				  const char *ctype, const void *body,
 				  size_t body_len)
 {
-	struct redum_sub_req none;
-	struct dum_cmd *cmd;
-	size_t n;
-	char *p;
+	struct dum_cmd s = {0};
 
-	if (!req) {
-		memset(&none, 0, sizeof(none));
-		req = &none;
+	if (req) {
+		s.uri       = req->uri;
+		s.to        = req->to;
+		s.from      = req->from;
+		s.from_name = req->from_name;
+		s.route     = req->route;
+		s.hdrs      = req->hdrs;
 	}
-	if (!body)
-		body_len = 0;
+	s.method = s1;
+	s.reason = s2;
+	s.ctype  = ctype;
 
-	n = dum_pack_size(req->uri) + dum_pack_size(req->to) + dum_pack_size(req->from) +
-		dum_pack_size(req->from_name) + dum_pack_size(req->route) + dum_pack_size(req->hdrs) +
-		dum_pack_size(s1) + dum_pack_size(s2) + dum_pack_size(ctype) + body_len + 1;
-
-	cmd = malloc(sizeof(*cmd) + n);
-	if (!cmd)
-		return NULL;
-
-	memset(cmd, 0, sizeof(*cmd));
-	cmd->type = type;
-	cmd->h    = h;
-
-	p = cmd->data;
-	cmd->uri       = dum_pack_str(&p, req->uri);
-	cmd->to        = dum_pack_str(&p, req->to);
-	cmd->from      = dum_pack_str(&p, req->from);
-	cmd->from_name = dum_pack_str(&p, req->from_name);
-	cmd->route     = dum_pack_str(&p, req->route);
-	cmd->hdrs      = dum_pack_str(&p, req->hdrs);
-	cmd->method    = dum_pack_str(&p, s1);
-	cmd->reason    = dum_pack_str(&p, s2);
-	cmd->ctype     = dum_pack_str(&p, ctype);
-	if (body_len) {
-		memcpy(p, body, body_len);
-		p[body_len] = '\0';
-		cmd->body = p;
-		cmd->body_len = body_len;
-	}
-
-	return cmd;
+	return dum_cmd_new(type, h, &s, body, body_len);
 }
 
 
@@ -1027,7 +976,7 @@ int redum_sub_subscribe(struct redum_dum *dum, redum_dum_handle *hp,
 		return ENOMEM;
 
 	*hp = cmd->h;
-	err = dum_sub_cmd_push(dum, cmd);
+	err = dum_cmd_push(dum, cmd);
 	if (err)
 		*hp = 0;
 	return err;
@@ -1038,7 +987,7 @@ int redum_sub_unsubscribe(struct redum_dum *dum, redum_dum_handle h)
 {
 	if (!dum || !h)
 		return EINVAL;
-	return dum_sub_cmd_push(dum, dum_sub_cmd_alloc(DCMD_UNSUBSCRIBE, h,
+	return dum_cmd_push(dum, dum_sub_cmd_alloc(DCMD_UNSUBSCRIBE, h,
 						       NULL, NULL, NULL,
 						       NULL, NULL, 0));
 }

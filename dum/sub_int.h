@@ -54,7 +54,6 @@ bool dum_sub_event_ok(const struct dum_subs *s, const struct pl *event);
 int  dum_sub_resource(char *buf, size_t sz, const struct sip_msg *msg);
 uint64_t dum_sub_refresh_ms(uint32_t granted);
 int  dum_sub_sdup(char **dst, const char *s);
-int  dum_sub_cmd_push(struct redum_dum *dum, struct dum_cmd *cmd);
 struct dum_cmd *dum_sub_cmd_alloc(enum dum_cmd_type type, redum_dum_handle h,
 				  const struct redum_sub_req *req,
 				  const char *s1, const char *s2,

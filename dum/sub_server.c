@@ -694,7 +694,7 @@ int redum_sub_accept(struct redum_dum *dum, redum_dum_handle h,
 				body, body_len);
 	if (cmd)
 		cmd->scode = scode;
-	return dum_sub_cmd_push(dum, cmd);
+	return dum_cmd_push(dum, cmd);
 }
 
 
@@ -710,7 +710,7 @@ int redum_sub_reject(struct redum_dum *dum, redum_dum_handle h,
 				NULL, 0);
 	if (cmd)
 		cmd->scode = scode;
-	return dum_sub_cmd_push(dum, cmd);
+	return dum_cmd_push(dum, cmd);
 }
 
 
@@ -721,7 +721,7 @@ int redum_sub_notify(struct redum_dum *dum, redum_dum_handle h,
 	if (!dum || !h)
 		return EINVAL;
 
-	return dum_sub_cmd_push(dum, dum_sub_cmd_alloc(DCMD_SUB_NOTIFY, h,
+	return dum_cmd_push(dum, dum_sub_cmd_alloc(DCMD_SUB_NOTIFY, h,
 						       NULL, state, NULL,
 						       ctype, body,
 						       body_len));
@@ -737,7 +737,7 @@ int redum_sub_terminate(struct redum_dum *dum, redum_dum_handle h,
 		return EINVAL;
 
 	snprintf(ra, sizeof(ra), "%u", retry_after);
-	return dum_sub_cmd_push(dum, dum_sub_cmd_alloc(DCMD_SUB_TERMINATE, h,
+	return dum_cmd_push(dum, dum_sub_cmd_alloc(DCMD_SUB_TERMINATE, h,
 						       NULL, reason, ra,
 						       NULL, NULL, 0));
 }
