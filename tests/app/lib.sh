@@ -25,9 +25,9 @@ fail() {
 }
 ok() { passed=$((passed + 1)); echo "ok $passed: $* ($SECONDS s)"; }
 
-# A free UDP port on 127.0.0.1 (the kernel's pick, read back).
+# A free port on 127.0.0.1, below the ephemeral range (tests/common/free_ports.py).
 free_port() {
-  python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+  python3 "$(dirname "${BASH_SOURCE[0]}")/../common/free_ports.py"
 }
 
 # start_redumd NAME ARGS...: redumd in the background (stdout NAME.out,

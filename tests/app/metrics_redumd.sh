@@ -43,9 +43,9 @@ done
 "${check[@]}" status "$http" "$port" running || fail "/status"
 "${check[@]}" errors "$http" || fail "404/405"
 
-# a free port for SIPp (bind to 0 and read it back)
+# a free port for SIPp (tests/common/free_ports.py)
 free_port() {
-  /usr/bin/python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+  /usr/bin/python3 "$(dirname "${BASH_SOURCE[0]}")/../common/free_ports.py"
 }
 sipp_run() {   # COUNT SCENARIO-ARGS...
   local n=$1; shift

@@ -13,7 +13,7 @@ work=$(mktemp -d)
 pids=()
 trap 'kill -9 "${pids[@]}" 2>/dev/null; rm -rf "$work"' EXIT
 fail() { echo "FAIL: $*"; echo "--- redumd stderr"; cat "$work/err"; echo "0 passed, 1 failed"; exit 1; }
-free_port() { python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+free_port() { python3 "$(dirname "${BASH_SOURCE[0]}")/../common/free_ports.py"; }   # tests/common/free_ports.py
 
 start_call() {  # start_call GIVE_UP_MS: redumd + one SIPp call held, BYE ignored
   "$redumd" --listen udp:127.0.0.1:0 --give-up-ms "$1" >"$work/out" 2>"$work/err" &

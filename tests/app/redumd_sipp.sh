@@ -29,8 +29,8 @@ for _ in $(seq 300); do
 done
 [[ -n "$port" ]] || fail "redumd printed no udp listener"
 
-# a free port for SIPp (bind to 0 and read it back)
-sport=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+# a free port for SIPp (tests/common/free_ports.py)
+sport=$(python3 "$(dirname "${BASH_SOURCE[0]}")/../common/free_ports.py")
 timeout 60 sipp "127.0.0.1:$port" -sn uac -i 127.0.0.1 -p "$sport" -r 50 -m 50 \
   -timeout 40s -timeout_error -nostdin -buff_size 4194304 >"$work/sipp.out" 2>&1
 rc=$?

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,25 +38,63 @@ int64_t rtest_now(void)
 }
 
 
-uint16_t rtest_free_port(int socktype)
+/* Can @p port on 127.0.0.1 be bound now with @p socktype? */
+static bool port_bindable(int socktype, uint16_t port)
 {
 	struct sockaddr_in sin;
-	socklen_t len = sizeof(sin);
-	uint16_t port = 0;
+	bool ok;
 	int fd = socket(AF_INET, socktype, 0);
 
 	if (fd < 0)
-		return 0;
+		return false;
 
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (!bind(fd, (struct sockaddr *)&sin, sizeof(sin)) &&
-	    !getsockname(fd, (struct sockaddr *)&sin, &len))
-		port = ntohs(sin.sin_port);
+	sin.sin_port = htons(port);
+	ok = bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0;
 	close(fd);
 
-	return port;
+	return ok;
+}
+
+
+/*
+ * Ports are taken below the kernel's ephemeral range (32768 and up on
+ * Linux): a port from the ephemeral range, free when probed, can be taken
+ * a moment later by any outgoing connection of a test running side by
+ * side (CI saw SIPp fail with EADDRINUSE that way). Each process starts
+ * at its own pseudo-random place and walks on, so two test processes
+ * rarely probe the same ports, and one thread never hands out a port
+ * twice (the cursor is per thread, seeded from its id). A port must be free for both UDP and TCP: SIPp binds either.
+ */
+enum { PORT_LO = 20000, PORT_SPAN = 12000 };
+
+uint16_t rtest_free_port(int socktype)
+{
+	static _Thread_local uint32_t cursor;
+	static _Thread_local bool seeded;
+
+	(void)socktype;
+
+	if (!seeded) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		cursor = ((uint32_t)gettid() * 2654435761u) ^
+			 (uint32_t)ts.tv_nsec;
+		seeded = true;
+	}
+
+	for (int tries = 0; tries < PORT_SPAN; tries++) {
+		uint16_t port = (uint16_t)(PORT_LO + cursor++ % PORT_SPAN);
+
+		if (port_bindable(SOCK_DGRAM, port) &&
+		    port_bindable(SOCK_STREAM, port))
+			return port;
+	}
+
+	return 0;
 }
 
 

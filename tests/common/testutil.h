@@ -23,9 +23,11 @@ extern const char rtest_sdp[];
 /** Milliseconds on a monotonic clock. */
 int64_t rtest_now(void);
 
-/** A free port on 127.0.0.1 for @p socktype (SOCK_DGRAM, SOCK_STREAM):
- *  bound to port 0, read back, closed. 0 if none could be had. The
- *  kernel's pick, never a fixed port: tests run side by side. */
+/** A port on 127.0.0.1 free now for both UDP and TCP (@p socktype is
+ *  kept for the callers' intent), taken below the kernel's ephemeral
+ *  range so no outgoing connection of a test running side by side takes
+ *  it meanwhile. Never the same port twice from one thread. 0 if none.
+ *  Any thread. */
 uint16_t rtest_free_port(int socktype);
 
 /** "@p dir/@p name" in a buffer of the calling thread (valid until its

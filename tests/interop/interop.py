@@ -21,6 +21,11 @@ import subprocess
 import tempfile
 import time
 import wave
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "common"))
+from free_ports import free_ports  # noqa: E402
 
 SANITIZER_RE = re.compile(
     r"ERROR: LeakSanitizer|ERROR: AddressSanitizer|runtime error: |"
@@ -46,34 +51,14 @@ def need(cmd):
     return path
 
 
-def free_port(kinds=("udp", "tcp"), span=1, tries=200):
-    """A port P where each of @kinds binds on 127.0.0.1 at P..P+span-1,
-    starting from one the kernel picked. Another process may still take
-    it before the peer binds; the peers then fail loudly, never hang."""
-    for _ in range(tries):
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.bind(("127.0.0.1", 0))
-        base = s.getsockname()[1]
-        s.close()
-        if base + span > 65535:
-            continue
-        ok = True
-        held = []
-        try:
-            for p in range(base, base + span):
-                for k in kinds:
-                    t = socket.SOCK_DGRAM if k == "udp" else socket.SOCK_STREAM
-                    x = socket.socket(socket.AF_INET, t)
-                    held.append(x)
-                    x.bind(("127.0.0.1", p))
-        except OSError:
-            ok = False
-        finally:
-            for x in held:
-                x.close()
-        if ok:
-            return base
-    raise Fail("no free port found")
+def free_port(kinds=("udp", "tcp"), span=1):
+    """A port P where each of @kinds binds on 127.0.0.1 at P..P+span-1
+    (tests/common/free_ports.py). Another process may still take it before
+    the peer binds; the peers then fail loudly, never hang."""
+    try:
+        return free_ports(1, span, kinds)[0]
+    except OSError as e:
+        raise Fail(str(e))
 
 
 def tone_wav(path, seconds=60):

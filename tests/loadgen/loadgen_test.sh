@@ -34,15 +34,8 @@ fail() {
 	exit 1
 }
 
-free_ports() {   # N free UDP ports on 127.0.0.1, held together so they differ
-	python3 - "$1" <<'EOF'
-import socket, sys
-held, out = [], []
-for _ in range(int(sys.argv[1])):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0)); held.append(s); out.append(s.getsockname()[1])
-print(" ".join(map(str, out)))
-EOF
+free_ports() {   # N distinct free ports on 127.0.0.1 (tests/common/free_ports.py)
+	python3 "$(dirname "${BASH_SOURCE[0]}")/../common/free_ports.py" "$1"
 }
 
 # jq-like checks on the last line of a file (the --json summary)
