@@ -290,6 +290,8 @@ static const struct ctr {
 	STACK_CTR(invite_absorbed,
 		  "INVITE retransmissions after the 2xx absorbed"),
 	STACK_CTR(acks, "ACKs of our 2xx received"),
+	STACK_CTR(accepted_ended,
+		  "INVITE server transactions ended at the ACK (dialog absorbs copies)"),
 	STACK_CTR(ack_timeouts, "2xx never ACKed within 64*T1"),
 	STACK_CTR(forks, "2xx of other forks reported"),
 	STACK_CTR(fork_absorbed,

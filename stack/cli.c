@@ -53,6 +53,10 @@ struct dlg {
 	uint64_t fork_until;     /* tmr_jiffies() bound of the window       */
 	uint32_t fork_tags[8];   /* To-tag hashes already reported          */
 	uint32_t fork_tagc;
+	/* UAS: the request that made this dialog (its CSeq and From-tag
+	 * hash), to know a late copy of it (dlg_uas_dup) */
+	bool uas;
+	uint32_t uas_cseq, uas_rtag;
 };
 
 enum { FORK_TAGS_MAX = 8 };
@@ -200,6 +204,7 @@ int dlg_accept_msg(struct redum_stack *stack, struct tu_rec *rec,
 		   uint64_t id, const struct sip_msg *msg)
 {
 	struct sip_dialog *sd = NULL;
+	struct dlg *d;
 	int err;
 
 	STACK_OWNED(stack);
@@ -211,7 +216,62 @@ int dlg_accept_msg(struct redum_stack *stack, struct tu_rec *rec,
 	if (err)
 		return err;
 
-	return dlg_new(stack, rec, id, sd) ? 0 : ENOMEM;
+	d = dlg_new(stack, rec, id, sd);
+	if (!d)
+		return ENOMEM;
+
+	d->uas      = true;
+	d->uas_cseq = msg->cseq.num;
+	d->uas_rtag = hash_joaat_pl(&msg->from.tag);
+
+	return 0;
+}
+
+
+struct dup_key {
+	const struct sip_msg *msg;
+	uint32_t rtag;
+};
+
+
+static bool dlg_dup_cmp(struct le *le, void *arg)
+{
+	const struct dlg *d = le->data;
+	const struct dup_key *k = arg;
+
+	return d->uas && d->uas_cseq == k->msg->cseq.num &&
+		d->uas_rtag == k->rtag &&
+		!pl_strcmp(&k->msg->callid, sip_dialog_callid(d->dlg));
+}
+
+
+/** Is UAS dialog @p id of @p rec here, made from @p req (so that it knows
+ *  copies of @p req: dlg_uas_dup)? */
+bool dlg_uas_made_by(struct redum_stack *stack, const struct tu_rec *rec,
+		     uint64_t id, const struct sip_msg *req)
+{
+	struct dlg *d = id ? dlg_find(stack, rec, id) : NULL;
+	struct le le = {.data = d};
+	struct dup_key k = {req, hash_joaat_pl(&req->from.tag)};
+
+	STACK_OWNED(stack);
+
+	return d && dlg_dup_cmp(&le, &k);
+}
+
+
+/** Is @p msg (an INVITE without To tag) a copy of the request that made a
+ *  UAS dialog still here? Same Call-ID, From tag and CSeq: a late
+ *  retransmission, or the same request merged on another path; either
+ *  way not a new call (RFC 3261 8.2.2.2, RFC 6026 7.1). */
+bool dlg_uas_dup(struct redum_stack *stack, const struct sip_msg *msg)
+{
+	struct dup_key k = {msg, hash_joaat_pl(&msg->from.tag)};
+
+	STACK_OWNED(stack);
+
+	return hash_lookup(stack->ht_dlgcid, hash_joaat_pl(&msg->callid),
+			   dlg_dup_cmp, &k) != NULL;
 }
 
 

@@ -9,7 +9,10 @@
  *    provisional/final) and ACKs of non-2xx finals;
  *  - after a 2xx to INVITE the strans stays ACCEPTED for 64*T1 (T1 = 500
  *    ms, fixed), silently absorbing INVITE retransmissions, and passes the
- *    ACK of the 2xx on to us. It never retransmits the 2xx: we do;
+ *    ACK of the 2xx on to us. It never retransmits the 2xx: we do. It
+ *    holds the INVITE and the 2xx all that time (~4 KB a call, 32 s), so
+ *    once the ACK is in and a dialog record of ours can take over the
+ *    absorbing (dlg_uas_dup), we end it early (acc_st_end);
  *  - a CANCEL matching a pending strans is answered 200 by libre, which
  *    then calls our cancel handler.
  */
@@ -27,6 +30,7 @@ struct srv {
 	struct tu_rec *rec;
 	uint64_t id, dlg;
 	struct sip_strans *st;
+	struct sip_strans *acc_st; /* libre's ACCEPTED strans: our ref     */
 	struct sip_msg *msg;   /* our reference: the TU's view             */
 	struct mbuf *mb;       /* the 2xx, for retransmission              */
 	struct sa dst;
@@ -46,6 +50,7 @@ static void srv_destructor(void *arg)
 	tmr_cancel(&srv->tmr);
 	tmr_cancel(&srv->tmr_to);
 	mem_deref(srv->st);
+	mem_deref(srv->acc_st);
 	mem_deref(srv->msg);
 	mem_deref(srv->mb);
 	CNT_DEC(srv->stack->c.strans_alive);
@@ -138,6 +143,27 @@ static struct srv *acc_find(struct redum_stack *stack,
 }
 
 
+/* The ACK of our 2xx is in. libre's ACCEPTED strans would keep the INVITE
+ * and the 2xx for 32 s more just to absorb copies of the INVITE; the
+ * dialog record the TU made from it absorbs them as long as the dialog
+ * lives (dlg_uas_dup), so end the strans now: our reference, and libre's
+ * own while it still holds it (it drops that one when its timer fires;
+ * the destructor then unhashes the strans and cancels the timer). Without
+ * a dialog record of ours the strans runs its course. */
+static void acc_st_end(struct srv *srv)
+{
+	if (!srv->acc_st)
+		return;
+
+	if (mem_nrefs(srv->acc_st) == 2 &&
+	    dlg_uas_made_by(srv->stack, srv->rec, srv->dlg, srv->msg)) {
+		mem_deref(srv->acc_st);
+		CNT_INC(srv->stack->c.accepted_ended);
+	}
+	srv->acc_st = mem_deref(srv->acc_st);
+}
+
+
 static void acc_end(struct srv *srv)
 {
 	tmr_cancel(&srv->tmr);
@@ -195,6 +221,7 @@ static void ack_handle(struct redum_stack *stack, const struct sip_msg *msg)
 	}
 
 	acc_end(srv);
+	acc_st_end(srv);
 	CNT_INC(stack->c.acks);
 
 	ev = stack_ev_alloc(REDUM_STACK_EV_ACK, srv->id, srv->dlg, 0);
@@ -544,6 +571,13 @@ bool srv_request_handler(const struct sip_msg *msg, void *arg)
 	if (m == REDUM_STACK_M_INVITE && invite_absorb(stack, msg))
 		return true;
 
+	/* a late copy of an INVITE whose ACCEPTED strans we ended */
+	if (m == REDUM_STACK_M_INVITE && !pl_isset(&msg->to.tag) &&
+	    dlg_uas_dup(stack, msg)) {
+		CNT_INC(stack->c.invite_absorbed);
+		return true;
+	}
+
 	if (m == REDUM_STACK_M_CANCEL) {
 		/* libre matched no transaction */
 		CNT_INC(stack->c.unclaimed);
@@ -677,6 +711,7 @@ void srv_cmd_reply(struct redum_stack *stack, struct tu_rec *rec,
 	struct srv *srv = srv_find(stack, cmd->id);
 	struct mbuf *mb = NULL;
 	char contact[96] = "";
+	struct sip_strans *lst;
 	bool ok2xx;
 	struct pl pl;
 	int err;
@@ -723,6 +758,7 @@ void srv_cmd_reply(struct redum_stack *stack, struct tu_rec *rec,
 			    &srv->msg->dst, tp_param(srv->msg->tp));
 
 	ok2xx = srv->invite && cmd->scode >= 200 && cmd->scode < 300;
+	lst = srv->st;   /* libre's to own after a final */
 
 	err = sip_treplyf(&srv->st, ok2xx ? &mb : NULL, stack->sip, srv->msg,
 			  cmd->scode > 100 && cmd->scode < 300, cmd->scode,
@@ -762,6 +798,7 @@ void srv_cmd_reply(struct redum_stack *stack, struct tu_rec *rec,
 
 	if (ok2xx) {
 		srv->mb = mb;
+		srv->acc_st = mem_ref(lst);
 		sip_reply_addr(&srv->dst, srv->msg,
 			       !msg_param_exists(&srv->msg->via.params,
 						 "rport", &pl));

@@ -1200,6 +1200,7 @@ void redum_stack_stats(const struct redum_stack *stack,
 	st->invite_absorbed = LD(s->c.invite_absorbed);
 	st->ack_retx        = LD(s->c.ack_retx);
 	st->acks            = LD(s->c.acks);
+	st->accepted_ended  = LD(s->c.accepted_ended);
 	st->ack_timeouts    = LD(s->c.ack_timeouts);
 	st->forks           = LD(s->c.forks);
 	st->fork_absorbed   = LD(s->c.fork_absorbed);
@@ -1280,6 +1281,7 @@ int redum_stack_stats_print(struct re_printf *pf,
 	err |= pr(pf, "invite_absorbed", st->invite_absorbed);
 	err |= pr(pf, "ack_retx", st->ack_retx);
 	err |= pr(pf, "acks", st->acks);
+	err |= pr(pf, "accepted_ended", st->accepted_ended);
 	err |= pr(pf, "ack_timeouts", st->ack_timeouts);
 	err |= pr(pf, "forks", st->forks);
 	err |= pr(pf, "fork_absorbed", st->fork_absorbed);

@@ -33,6 +33,7 @@ struct counters {
 	_Atomic uint64_t req_out[REDUM_STACK_M_COUNT];
 	_Atomic uint64_t resp_in[6], resp_out[6];
 	_Atomic uint64_t retx_2xx, invite_absorbed, ack_retx, acks;
+	_Atomic uint64_t accepted_ended;
 	_Atomic uint64_t ack_timeouts, unclaimed, busy_503, overflowed;
 	_Atomic uint64_t forks, fork_absorbed, fork_late;
 	_Atomic uint64_t shed_503, overloads, rx_drops;
@@ -191,6 +192,9 @@ struct tu_rec *dlg_route(struct redum_stack *stack, const struct sip_msg *msg,
 			 uint64_t *dlgid);
 int  dlg_accept_msg(struct redum_stack *stack, struct tu_rec *rec,
 		    uint64_t id, const struct sip_msg *msg);
+bool dlg_uas_dup(struct redum_stack *stack, const struct sip_msg *msg);
+bool dlg_uas_made_by(struct redum_stack *stack, const struct tu_rec *rec,
+		     uint64_t id, const struct sip_msg *req);
 int  dlg_destroy_id(struct redum_stack *stack, struct tu_rec *rec,
 		    uint64_t id);
 

@@ -479,6 +479,16 @@ static double val(const struct scrape *s, const char *key)
 }
 
 
+/* The samples whose key holds @p part, on stderr: context for a failure. */
+static void dump_samples(const struct scrape *s, const char *part)
+{
+	for (unsigned i = 0; i < s->n; i++) {
+		if (strstr(s->key[i], part))
+			fprintf(stderr, "  %s %g\n", s->key[i], s->val[i]);
+	}
+}
+
+
 static long long delta(const struct scrape *a, const struct scrape *b,
 		       const char *key)
 {
@@ -621,6 +631,8 @@ Test(metrics, counters_move_by_the_right_amounts)
 	cr_assert_eq(D("redumd_sip_responses_received_total{class=\"2xx\"}"),
 		     0);
 	cr_assert_eq(D("redumd_stack_acks_total"), N_CALLS);
+	/* each ACK ended libre's ACCEPTED strans: DUM made the dialog */
+	cr_assert_eq(D("redumd_stack_accepted_ended_total"), N_CALLS);
 	cr_assert_eq(D("redumd_stack_unclaimed_total"), 0);
 	cr_assert_eq(D("redumd_stack_busy_503_total"), 0);
 	cr_assert_eq(D("redumd_usages_created_total{type=\"invite-server\"}"),
@@ -725,6 +737,9 @@ Test(metrics, shutdown_in_progress)
 	cr_assert(scrape_until(&s, &b, "redumd_sip_requests_sent_total"
 			       "{method=\"BYE\"}", 1),
 		  "no BYE sent within 10 s");
+	if (val(&b, "redumd_usages{type=\"invite-server\","
+		"state=\"terminating\"}") != 1)
+		dump_samples(&b, "usage");   /* seen once under load: why? */
 	cr_assert_eq(val(&b, "redumd_usages{type=\"invite-server\","
 			 "state=\"terminating\"}"), 1);
 	cr_assert_eq(val(&b, "redumd_shutdown_phase"), 2);

@@ -280,9 +280,43 @@ Test(stack, echo_calls_via_sipp)
 	cr_assert_gt(st.rx_calls, 0);
 	cr_assert_geq(st.resp_out[1], 500);          /* 2xx */
 	cr_assert_eq(st.unclaimed, 0);
+	/* every ACK ended libre's ACCEPTED strans at once (srv.c) */
+	cr_assert_eq(st.accepted_ended, 200);
 	cr_assert_eq(st.strans_alive, 0);
 	cr_assert_eq(st.dialogs_alive, 0);
 	cr_assert_eq(st.tus, 0);
+}
+
+
+/* Once the ACK ended libre's ACCEPTED strans, a late copy of the INVITE
+ * is known by the dialog it made: absorbed and counted, not a new call
+ * (SIPp fails the call if anything answers the copy). */
+Test(stack, late_invite_copy_absorbed_by_dialog)
+{
+	struct redum_stack *stack = NULL;
+	struct redum_stack_stats st;
+	struct echo_tu_stats ets;
+	struct echo_tu *et = NULL;
+	pid_t pid;
+
+	cr_assert_eq(th_stack_start(&stack, 500), 0);
+	cr_assert_eq(echo_tu_start(&et, stack, false), 0);
+
+	pid = uac(stack, "uac_invite_copy.xml", "-m", "3", "-r", "10", NULL);
+	cr_assert_eq(th_sipp_wait(pid, SIPP_WAIT), 0, "sipp failed");
+
+	stop_with_echo(stack, et, &ets, &st);
+
+	cr_assert_eq(ets.invites, 3, "the TU saw %llu INVITEs",
+		     (unsigned long long)ets.invites);
+	cr_assert_eq(ets.byes, 3);
+	cr_assert_eq(st.acks, 3);
+	cr_assert_eq(st.accepted_ended, 3);
+	cr_assert_eq(st.invite_absorbed, 3);
+	/* the copies reached redum (no ACCEPTED strans took them) */
+	cr_assert_eq(st.req_in[REDUM_STACK_M_INVITE], 6);
+	cr_assert_eq(st.strans_alive, 0);
+	cr_assert_eq(st.dialogs_alive, 0);
 }
 
 
