@@ -1002,6 +1002,7 @@ static void *metrics_thread(void *arg)
 	/* Signals belong to the application's main thread. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	(void)pthread_setname_np(pthread_self(), "redumd-metrics");
 
 	err = re_thread_init();
 	if (err) {

@@ -1423,6 +1423,7 @@ static void *dum_thread(void *arg)
 
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	(void)pthread_setname_np(pthread_self(), "redum-dum");
 
 	err = re_thread_init();
 	if (err) {

@@ -109,7 +109,7 @@ void redum_stack_conf_init(struct redum_stack_conf *conf)
 	conf->strans_hsize = DEFAULT_HSIZE;
 	conf->tcp_hsize    = 1024;
 	conf->obj_hsize    = DEFAULT_HSIZE;
-	conf->udp_rcvbuf   = 4u << 20;
+	conf->udp_rcvbuf   = 16u << 20;
 	conf->udp_sndbuf   = 4u << 20;
 	conf->udp_rxsz     = 0;         /* libre's 8192: no truncation */
 	conf->trying_ms    = 200;       /* RFC 3261 17.2.1's bound      */
@@ -951,6 +951,8 @@ static void *stack_thread(void *arg)
 	/* Signals belong to the application's main thread. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	/* named for top -H, perf and /proc/PID/task/N/comm */
+	(void)pthread_setname_np(pthread_self(), "redum-stack");
 
 	stack->owner = pthread_self();
 

@@ -98,7 +98,8 @@ struct redum_stack_conf {
 	uint32_t strans_hsize;  /**< server transaction hash (power of 2)   */
 	uint32_t tcp_hsize;     /**< connection hash (power of 2)           */
 	uint32_t obj_hsize;     /**< redum's own tables (power of 2)        */
-	uint32_t udp_rcvbuf;    /**< SO_RCVBUF bytes (0 = keep kernel's)     */
+	uint32_t udp_rcvbuf;    /**< SO_RCVBUF bytes (0 = keep kernel's;
+				     default 16 MiB)                      */
 	uint32_t udp_sndbuf;    /**< SO_SNDBUF bytes (0 = keep kernel's)     */
 	uint32_t udp_rxsz;      /**< largest UDP datagram read (0 = libre's
 				     8192); larger ones are truncated
