@@ -571,6 +571,11 @@ bool srv_request_handler(const struct sip_msg *msg, void *arg)
 	if (m == REDUM_STACK_M_INVITE && invite_absorb(stack, msg))
 		return true;
 
+	/* a retransmission of a non-INVITE request already answered */
+	if (m != REDUM_STACK_M_INVITE && msg->tp == SIP_TRANSP_UDP &&
+	    done_absorb(stack, msg))
+		return true;
+
 	/* a late copy of an INVITE whose ACCEPTED strans we ended */
 	if (m == REDUM_STACK_M_INVITE && !pl_isset(&msg->to.tag) &&
 	    dlg_uas_dup(stack, msg)) {
@@ -712,7 +717,7 @@ void srv_cmd_reply(struct redum_stack *stack, struct tu_rec *rec,
 	struct mbuf *mb = NULL;
 	char contact[96] = "";
 	struct sip_strans *lst;
-	bool ok2xx;
+	bool ok2xx, done;
 	struct pl pl;
 	int err;
 
@@ -758,9 +763,13 @@ void srv_cmd_reply(struct redum_stack *stack, struct tu_rec *rec,
 			    &srv->msg->dst, tp_param(srv->msg->tp));
 
 	ok2xx = srv->invite && cmd->scode >= 200 && cmd->scode < 300;
+	/* a non-INVITE final on UDP: done.c keeps the Completed state */
+	done = !srv->invite && cmd->scode >= 200 &&
+		srv->msg->tp == SIP_TRANSP_UDP;
 	lst = srv->st;   /* libre's to own after a final */
 
-	err = sip_treplyf(&srv->st, ok2xx ? &mb : NULL, stack->sip, srv->msg,
+	err = sip_treplyf(&srv->st, ok2xx || done ? &mb : NULL, stack->sip,
+			  srv->msg,
 			  cmd->scode > 100 && cmd->scode < 300, cmd->scode,
 			  cmd->s[0],
 			  "%s%s"
@@ -785,6 +794,14 @@ void srv_cmd_reply(struct redum_stack *stack, struct tu_rec *rec,
 	}
 
 	count_reply(stack, cmd->scode);
+
+	/* libre's strans holds its only reference now (it took ours with
+	 * the final): once done.c has the key and the response, end it */
+	if (done) {
+		if (!done_add(stack, srv->msg, mb))
+			mem_deref(lst);
+		mb = mem_deref(mb);
+	}
 
 	if ((cmd->flags & REDUM_STACK_F_DLG_DESTROY) &&
 	    dlg_destroy_id(stack, rec, cmd->id2))

@@ -706,6 +706,7 @@ static void tick_handler(void *arg)
 
 	rx_stats(stack);
 	overload_check(stack);
+	done_expire(stack);
 	progress(stack);
 
 	if (!stack->cmdq_closed)
@@ -882,6 +883,7 @@ static int stack_setup(struct redum_stack *stack)
 
 	err  = hash_alloc(&stack->ht_srv, hs);
 	err |= hash_alloc(&stack->ht_acc, hs);
+	err |= hash_alloc(&stack->ht_done, hs);
 	err |= hash_alloc(&stack->ht_cli, hs);
 	err |= hash_alloc(&stack->ht_dlg, hs);
 	err |= hash_alloc(&stack->ht_dlgcid, hs);
@@ -906,6 +908,8 @@ static void stack_teardown(struct redum_stack *stack)
 	hash_flush(stack->ht_dlg);
 	stack->ht_srv    = mem_deref(stack->ht_srv);
 	stack->ht_acc    = mem_deref(stack->ht_acc);
+	list_flush(&stack->donel);
+	stack->ht_done   = mem_deref(stack->ht_done);
 	stack->ht_cli    = mem_deref(stack->ht_cli);
 	stack->ht_dlg    = mem_deref(stack->ht_dlg);
 	stack->ht_dlgcid = mem_deref(stack->ht_dlgcid);
@@ -1203,6 +1207,8 @@ void redum_stack_stats(const struct redum_stack *stack,
 	st->ack_retx        = LD(s->c.ack_retx);
 	st->acks            = LD(s->c.acks);
 	st->accepted_ended  = LD(s->c.accepted_ended);
+	st->done_kept       = LD(s->c.done_kept);
+	st->done_absorbed   = LD(s->c.done_absorbed);
 	st->ack_timeouts    = LD(s->c.ack_timeouts);
 	st->forks           = LD(s->c.forks);
 	st->fork_absorbed   = LD(s->c.fork_absorbed);
@@ -1284,6 +1290,8 @@ int redum_stack_stats_print(struct re_printf *pf,
 	err |= pr(pf, "ack_retx", st->ack_retx);
 	err |= pr(pf, "acks", st->acks);
 	err |= pr(pf, "accepted_ended", st->accepted_ended);
+	err |= pr(pf, "done_kept", st->done_kept);
+	err |= pr(pf, "done_absorbed", st->done_absorbed);
 	err |= pr(pf, "ack_timeouts", st->ack_timeouts);
 	err |= pr(pf, "forks", st->forks);
 	err |= pr(pf, "fork_absorbed", st->fork_absorbed);

@@ -33,7 +33,7 @@ struct counters {
 	_Atomic uint64_t req_out[REDUM_STACK_M_COUNT];
 	_Atomic uint64_t resp_in[6], resp_out[6];
 	_Atomic uint64_t retx_2xx, invite_absorbed, ack_retx, acks;
-	_Atomic uint64_t accepted_ended;
+	_Atomic uint64_t accepted_ended, done_kept, done_absorbed;
 	_Atomic uint64_t ack_timeouts, unclaimed, busy_503, overflowed;
 	_Atomic uint64_t forks, fork_absorbed, fork_late;
 	_Atomic uint64_t shed_503, overloads, rx_drops;
@@ -147,6 +147,8 @@ struct redum_stack {
 	struct udp_batch *ub;            /* batched UDP receive (udp_batch.c) */
 	struct list tul, closedl;
 	struct hash *ht_srv, *ht_acc, *ht_cli, *ht_dlg, *ht_dlgcid;
+	struct hash *ht_done;            /* done.c: completed non-INVITE    */
+	struct list donel;               /* done.c: the same, oldest first  */
 	uint64_t next_srv;
 	void *rxsz_set[REDUM_STACK_MAX_LISTEN]; /* UDP socks already sized  */
 	struct tmr tmr_tick, tmr_force;
@@ -182,6 +184,12 @@ void srv_abandon(struct redum_stack *stack, struct tu_rec *rec);
 void srv_free_orphans(struct redum_stack *stack, struct tu_rec *rec);
 void stack_reply_busy(struct redum_stack *stack, const struct sip_msg *msg,
 		      struct sip_strans **stp);
+
+/* done.c: completed non-INVITE server transactions on UDP, compact */
+int  done_add(struct redum_stack *stack, const struct sip_msg *req,
+	      const struct mbuf *rsp);
+bool done_absorb(struct redum_stack *stack, const struct sip_msg *msg);
+void done_expire(struct redum_stack *stack);
 
 /* cli.c: client transactions and dialogs */
 bool cli_response_handler(const struct sip_msg *msg, void *arg);

@@ -207,6 +207,9 @@ struct redum_stack_stats {
 	uint64_t acks;          /**< ACKs of our 2xx received               */
 	uint64_t accepted_ended; /**< libre ACCEPTED strans ended at the ACK
 				      (a dialog record absorbs copies)      */
+	uint64_t done_kept;     /**< completed non-INVITE transactions on UDP
+				     kept compact for Timer J (done.c)      */
+	uint64_t done_absorbed; /**< their request retransmissions answered */
 	uint64_t ack_timeouts;  /**< 2xx never ACKed within 64*T1           */
 	uint64_t forks;         /**< 2xx of other forks reported (new To-tag
 				     after the INVITE's first 2xx)          */

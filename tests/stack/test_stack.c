@@ -1207,3 +1207,93 @@ Test(stack, graceful_stop_with_2000_transactions_in_flight, .timeout = 120)
 	cr_assert_eq(st.resp_out[1], N, "2xx sent: %llu",
 		     (unsigned long long)st.resp_out[1]);
 }
+
+
+/* The next datagram on @p fd within @p ms into @p buf (NUL-terminated),
+ * answering the TU's requests meanwhile with 200; its length, or 0. */
+static size_t recv_answering(int fd, struct ttu *t, char *buf, size_t sz,
+			     int ms, unsigned *reqs)
+{
+	int64_t end = th_now() + ms;
+	struct redum_stack_event *ev;
+
+	while (th_now() < end) {
+		ssize_t r;
+
+		while ((ev = ttu_next(t, 5)) != NULL) {
+			if (ev->type == REDUM_STACK_EV_REQUEST) {
+				++*reqs;
+				cr_assert_eq(redum_stack_reply(t->tu, ev->id,
+							       200, "OK", 0,
+							       NULL, NULL, 0),
+					     0);
+			}
+			redum_stack_event_release(t->tu, ev);
+		}
+		r = recv(fd, buf, sz - 1, MSG_DONTWAIT);
+		if (r > 0) {
+			buf[r] = 0;
+			return (size_t)r;
+		}
+	}
+
+	return 0;
+}
+
+
+/* A non-INVITE request retransmitted after its final response (as if the
+ * 200 were lost) is answered with the same bytes from the compact
+ * Completed record (done.c, RFC 3261 17.2.2), and reaches the TU once. */
+Test(stack, non_invite_retransmission_answered_from_done)
+{
+	struct redum_stack_tu_conf tconf = {
+		.name = "done",
+		.methods = REDUM_STACK_MBIT(REDUM_STACK_M_OPTIONS),
+	};
+	struct redum_stack *stack = NULL;
+	struct redum_stack_stats st;
+	struct sockaddr_in dst, me;
+	socklen_t len = sizeof(me);
+	char first[2048], again[2048];
+	size_t n1, n2;
+	unsigned reqs = 0;
+	struct ttu t;
+	int fd;
+
+	cr_assert_eq(th_stack_start(&stack, 500), 0);
+	cr_assert_eq(ttu_start_conf(&t, stack, &tconf), 0);
+
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	cr_assert_geq(fd, 0);
+	memset(&me, 0, sizeof(me));
+	me.sin_family = AF_INET;
+	me.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&me, sizeof(me)), 0);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&me, &len), 0);
+	dst = me;
+	dst.sin_port = htons(th_stack_port(stack));
+
+	send_options(fd, &dst, ntohs(me.sin_port), "done1");
+	n1 = recv_answering(fd, &t, first, sizeof(first), 5000, &reqs);
+	cr_assert_gt(n1, 0, "no answer");
+	cr_assert_eq(strncmp(first, "SIP/2.0 200", 11), 0, "%s", first);
+
+	send_options(fd, &dst, ntohs(me.sin_port), "done1");
+	n2 = recv_answering(fd, &t, again, sizeof(again), 5000, &reqs);
+	cr_assert_eq(n2, n1, "no or another answer to the retransmission");
+	cr_assert_eq(memcmp(first, again, n1), 0);
+
+	/* nothing more comes, and the TU saw the request once */
+	cr_assert_eq(recv_answering(fd, &t, again, sizeof(again), 300, &reqs),
+		     0);
+	cr_assert_eq(reqs, 1);
+
+	redum_stack_stats(stack, &st);
+	cr_assert_eq(st.done_kept, 1);
+	cr_assert_eq(st.done_absorbed, 1);
+	cr_assert_eq(st.resp_out[1], 1);   /* the re-send is no new reply */
+	close(fd);
+
+	stop_with_tu(stack, &t, &st);
+	cr_assert_eq(st.strans_alive, 0);
+}
