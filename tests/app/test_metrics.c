@@ -633,6 +633,8 @@ Test(metrics, counters_move_by_the_right_amounts)
 	cr_assert_eq(D("redumd_stack_acks_total"), N_CALLS);
 	/* each ACK ended libre's ACCEPTED strans: DUM made the dialog */
 	cr_assert_eq(D("redumd_stack_accepted_ended_total"), N_CALLS);
+	/* each BYE's 200 (UDP) left a compact Completed record (done.c) */
+	cr_assert_geq(D("redumd_stack_done_kept_total"), N_CALLS);
 	cr_assert_eq(D("redumd_stack_unclaimed_total"), 0);
 	cr_assert_eq(D("redumd_stack_busy_503_total"), 0);
 	cr_assert_eq(D("redumd_usages_created_total{type=\"invite-server\"}"),
