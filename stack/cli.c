@@ -228,20 +228,18 @@ int dlg_accept_msg(struct redum_stack *stack, struct tu_rec *rec,
 }
 
 
-struct dup_key {
-	const struct sip_msg *msg;
-	uint32_t rtag;
-};
+/* Was UAS dialog @p d made by @p req (same Call-ID, From tag, CSeq)? */
+static bool dlg_made_by(const struct dlg *d, const struct sip_msg *req)
+{
+	return d->uas && d->uas_cseq == req->cseq.num &&
+		d->uas_rtag == hash_joaat_pl(&req->from.tag) &&
+		!pl_strcmp(&req->callid, sip_dialog_callid(d->dlg));
+}
 
 
 static bool dlg_dup_cmp(struct le *le, void *arg)
 {
-	const struct dlg *d = le->data;
-	const struct dup_key *k = arg;
-
-	return d->uas && d->uas_cseq == k->msg->cseq.num &&
-		d->uas_rtag == k->rtag &&
-		!pl_strcmp(&k->msg->callid, sip_dialog_callid(d->dlg));
+	return dlg_made_by(le->data, arg);
 }
 
 
@@ -251,12 +249,10 @@ bool dlg_uas_made_by(struct redum_stack *stack, const struct tu_rec *rec,
 		     uint64_t id, const struct sip_msg *req)
 {
 	struct dlg *d = id ? dlg_find(stack, rec, id) : NULL;
-	struct le le = {.data = d};
-	struct dup_key k = {req, hash_joaat_pl(&req->from.tag)};
 
 	STACK_OWNED(stack);
 
-	return d && dlg_dup_cmp(&le, &k);
+	return d && dlg_made_by(d, req);
 }
 
 
@@ -266,12 +262,10 @@ bool dlg_uas_made_by(struct redum_stack *stack, const struct tu_rec *rec,
  *  way not a new call (RFC 3261 8.2.2.2, RFC 6026 7.1). */
 bool dlg_uas_dup(struct redum_stack *stack, const struct sip_msg *msg)
 {
-	struct dup_key k = {msg, hash_joaat_pl(&msg->from.tag)};
-
 	STACK_OWNED(stack);
 
 	return hash_lookup(stack->ht_dlgcid, hash_joaat_pl(&msg->callid),
-			   dlg_dup_cmp, &k) != NULL;
+			   dlg_dup_cmp, (void *)msg) != NULL;
 }
 
 

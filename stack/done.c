@@ -139,7 +139,6 @@ bool done_absorb(struct redum_stack *stack, const struct sip_msg *msg)
 	struct key k = {key, key_of(key, msg)};
 	struct done *d;
 	struct mbuf *mb;
-	struct pl pl;
 	struct sa dst;
 
 	STACK_OWNED(stack);
@@ -164,8 +163,7 @@ bool done_absorb(struct redum_stack *stack, const struct sip_msg *msg)
 	}
 	mb->pos = 0;
 
-	sip_reply_addr(&dst, msg,
-		       !msg_param_exists(&msg->via.params, "rport", &pl));
+	srv_reply_dst(&dst, msg);
 	if (sip_send(stack->sip, msg->sock, msg->tp, &dst, mb))
 		CNT_INC(stack->c.send_errors);
 	mem_deref(mb);

@@ -121,6 +121,19 @@ static void reply_plain(struct redum_stack *stack, const struct sip_msg *msg,
 }
 
 
+/** Where a response to @p req goes (RFC 3261 18.2.2, and RFC 3581: with
+ *  an rport parameter, to the source port). The same rule libre applies
+ *  to the first response; used for the responses we re-send. */
+void srv_reply_dst(struct sa *dst, const struct sip_msg *req)
+{
+	struct pl pl;
+
+	/* msg_param_exists() returns 0 when the parameter is there */
+	sip_reply_addr(dst, req,
+		       !msg_param_exists(&req->via.params, "rport", &pl));
+}
+
+
 /* ---- ACK of our 2xx, and INVITE retransmissions after it ---------------- */
 
 static bool acc_cmp(struct le *le, void *arg)
@@ -718,7 +731,6 @@ void srv_cmd_reply(struct redum_stack *stack, struct tu_rec *rec,
 	char contact[96] = "";
 	struct sip_strans *lst;
 	bool ok2xx, done;
-	struct pl pl;
 	int err;
 
 	STACK_OWNED(stack);
@@ -816,9 +828,7 @@ void srv_cmd_reply(struct redum_stack *stack, struct tu_rec *rec,
 	if (ok2xx) {
 		srv->mb = mb;
 		srv->acc_st = mem_ref(lst);
-		sip_reply_addr(&srv->dst, srv->msg,
-			       !msg_param_exists(&srv->msg->via.params,
-						 "rport", &pl));
+		srv_reply_dst(&srv->dst, srv->msg);
 		srv->acc = true;
 		srv->no_ack_view = (cmd->flags & REDUM_STACK_F_NO_ACK_VIEW)
 			!= 0;

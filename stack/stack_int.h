@@ -185,6 +185,8 @@ void srv_free_orphans(struct redum_stack *stack, struct tu_rec *rec);
 void stack_reply_busy(struct redum_stack *stack, const struct sip_msg *msg,
 		      struct sip_strans **stp);
 
+void srv_reply_dst(struct sa *dst, const struct sip_msg *req);
+
 /* done.c: completed non-INVITE server transactions on UDP, compact */
 int  done_add(struct redum_stack *stack, const struct sip_msg *req,
 	      const struct mbuf *rsp);

@@ -900,6 +900,45 @@ Test(stack, graceful_shutdown_waits_for_pending)
 }
 
 
+/* A UDP socket on 127.0.0.1 (kernel's port, in @p me) and in @p dst the
+ * stack's first listener: a raw SIP peer. */
+static int udp_peer(struct redum_stack *stack, struct sockaddr_in *me,
+		    struct sockaddr_in *dst)
+{
+	socklen_t len = sizeof(*me);
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+	cr_assert_geq(fd, 0);
+	memset(me, 0, sizeof(*me));
+	me->sin_family = AF_INET;
+	me->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(bind(fd, (struct sockaddr *)me, sizeof(*me)), 0);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)me, &len), 0);
+	*dst = *me;
+	dst->sin_port = htons(th_stack_port(stack));
+
+	return fd;
+}
+
+
+/* Answers 200 to every request the TU @p t has waiting (counted in
+ * @p reqs) and hands every event back. */
+static void answer_pending(struct ttu *t, unsigned *reqs)
+{
+	struct redum_stack_event *ev;
+
+	while ((ev = ttu_next(t, 5)) != NULL) {
+		if (ev->type == REDUM_STACK_EV_REQUEST) {
+			++*reqs;
+			cr_assert_eq(redum_stack_reply(t->tu, ev->id, 200,
+						       "OK", 0, NULL, NULL, 0),
+				     0);
+		}
+		redum_stack_event_release(t->tu, ev);
+	}
+}
+
+
 /* One OPTIONS datagram from @p fd (bound to @p myport) to @p dst; @p tag
  * makes its branch, From-tag and Call-ID unique. */
 static void send_options(int fd, const struct sockaddr_in *dst,
@@ -936,7 +975,6 @@ Test(stack, overload_sheds_new_requests)
 	struct redum_stack_event *ev;
 	struct redum_stack_stats st;
 	struct sockaddr_in dst, me;
-	socklen_t len = sizeof(me);
 	unsigned n503 = 0, n200 = 0, reqs = 0;
 	char buf[2048];
 	struct ttu t;
@@ -950,15 +988,7 @@ Test(stack, overload_sheds_new_requests)
 	cr_assert_eq(redum_stack_start(&stack, &conf), 0);
 	cr_assert_eq(ttu_start_conf(&t, stack, &tconf), 0);
 
-	fd = socket(AF_INET, SOCK_DGRAM, 0);
-	cr_assert_geq(fd, 0);
-	memset(&me, 0, sizeof(me));
-	me.sin_family = AF_INET;
-	me.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	cr_assert_eq(bind(fd, (struct sockaddr *)&me, sizeof(me)), 0);
-	cr_assert_eq(getsockname(fd, (struct sockaddr *)&me, &len), 0);
-	dst = me;
-	dst.sin_port = htons(th_stack_port(stack));
+	fd = udp_peer(stack, &me, &dst);
 
 	cr_assert_eq(redum_stack_debug_stall(stack, 500), 0);
 	usleep(50000);
@@ -975,16 +1005,7 @@ Test(stack, overload_sheds_new_requests)
 	while (th_now() < end) {
 		ssize_t r;
 
-		while ((ev = ttu_next(&t, 5)) != NULL) {
-			if (ev->type == REDUM_STACK_EV_REQUEST) {
-				++reqs;
-				cr_assert_eq(redum_stack_reply(t.tu, ev->id,
-							       200, "OK", 0,
-							       NULL, NULL, 0),
-					     0);
-			}
-			redum_stack_event_release(t.tu, ev);
-		}
+		answer_pending(&t, &reqs);
 		while ((r = recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT)) > 0) {
 			buf[r] = 0;
 			if (!strncmp(buf, "SIP/2.0 503", 11))
@@ -1215,21 +1236,11 @@ static size_t recv_answering(int fd, struct ttu *t, char *buf, size_t sz,
 			     int ms, unsigned *reqs)
 {
 	int64_t end = th_now() + ms;
-	struct redum_stack_event *ev;
 
 	while (th_now() < end) {
 		ssize_t r;
 
-		while ((ev = ttu_next(t, 5)) != NULL) {
-			if (ev->type == REDUM_STACK_EV_REQUEST) {
-				++*reqs;
-				cr_assert_eq(redum_stack_reply(t->tu, ev->id,
-							       200, "OK", 0,
-							       NULL, NULL, 0),
-					     0);
-			}
-			redum_stack_event_release(t->tu, ev);
-		}
+		answer_pending(t, reqs);
 		r = recv(fd, buf, sz - 1, MSG_DONTWAIT);
 		if (r > 0) {
 			buf[r] = 0;
@@ -1253,7 +1264,6 @@ Test(stack, non_invite_retransmission_answered_from_done)
 	struct redum_stack *stack = NULL;
 	struct redum_stack_stats st;
 	struct sockaddr_in dst, me;
-	socklen_t len = sizeof(me);
 	char first[2048], again[2048];
 	size_t n1, n2;
 	unsigned reqs = 0;
@@ -1263,15 +1273,7 @@ Test(stack, non_invite_retransmission_answered_from_done)
 	cr_assert_eq(th_stack_start(&stack, 500), 0);
 	cr_assert_eq(ttu_start_conf(&t, stack, &tconf), 0);
 
-	fd = socket(AF_INET, SOCK_DGRAM, 0);
-	cr_assert_geq(fd, 0);
-	memset(&me, 0, sizeof(me));
-	me.sin_family = AF_INET;
-	me.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	cr_assert_eq(bind(fd, (struct sockaddr *)&me, sizeof(me)), 0);
-	cr_assert_eq(getsockname(fd, (struct sockaddr *)&me, &len), 0);
-	dst = me;
-	dst.sin_port = htons(th_stack_port(stack));
+	fd = udp_peer(stack, &me, &dst);
 
 	send_options(fd, &dst, ntohs(me.sin_port), "done1");
 	n1 = recv_answering(fd, &t, first, sizeof(first), 5000, &reqs);
