@@ -15,7 +15,9 @@
  *  - a NOTIFY answered 481/408/any failure ends it silently (the
  *    subscriber is gone), except that the FIRST NOTIFY is re-sent once
  *    after 250 ms on a 481: the subscriber's stack may not have taken our
- *    2xx yet (see /work/notes/dum-needs-from-stack.md item 4).
+ *    2xx yet, and a stack that matches only established dialogs answers
+ *    a NOTIFY that overtook the 2xx with 481 (RFC 6665 4.1.2.4 allows
+ *    the NOTIFY first; redum's own stack routes it to the early dialog).
  * SUB_TERMINATED is posted once the final NOTIFY is answered (or failed:
  * the stack's Timer F bounds it).
  */

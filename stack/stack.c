@@ -670,6 +670,10 @@ static void rx_stats(struct redum_stack *stack)
 			      memory_order_relaxed);
 	atomic_store_explicit(&stack->c.tx_errors, ubs.tx_errors,
 			      memory_order_relaxed);
+	atomic_store_explicit(&stack->c.retx_req, ubs.retx_req,
+			      memory_order_relaxed);
+	atomic_store_explicit(&stack->c.retx_final, ubs.retx_final,
+			      memory_order_relaxed);
 }
 
 
@@ -1235,6 +1239,8 @@ void redum_stack_stats(const struct redum_stack *stack,
 	st->tx_calls        = LD(s->c.tx_calls);
 	st->tx_dgrams       = LD(s->c.tx_dgrams);
 	st->tx_errors       = LD(s->c.tx_errors);
+	st->retx_req        = LD(s->c.retx_req);
+	st->retx_final      = LD(s->c.retx_final);
 	st->overflowed      = LD(s->c.overflowed);
 	st->cmd_rejected    = LD(s->c.cmd_rejected);
 	st->cmd_failed      = LD(s->c.cmd_failed);
@@ -1311,6 +1317,8 @@ int redum_stack_stats_print(struct re_printf *pf,
 	err |= pr(pf, "tx_calls", st->tx_calls);
 	err |= pr(pf, "tx_dgrams", st->tx_dgrams);
 	err |= pr(pf, "tx_errors", st->tx_errors);
+	err |= pr(pf, "retx_req", st->retx_req);
+	err |= pr(pf, "retx_final", st->retx_final);
 	err |= pr(pf, "overflowed", st->overflowed);
 	err |= pr(pf, "cmd_rejected", st->cmd_rejected);
 	err |= pr(pf, "cmd_failed", st->cmd_failed);

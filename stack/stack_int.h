@@ -40,7 +40,8 @@ struct counters {
 	_Atomic uint64_t rx_wakes, rx_calls, rx_dgrams; /* udp_batch.c  */
 	_Atomic uint64_t req_rx, resp_rx;   /* stack.c rx_trace: every message
 					      libre decoded */
-	_Atomic uint64_t tx_calls, tx_dgrams, tx_errors;
+	_Atomic uint64_t tx_calls, tx_dgrams, tx_errors; /* udp_batch.c */
+	_Atomic uint64_t retx_req, retx_final;          /* udp_batch.c */
 	_Atomic uint64_t cmd_rejected, cmd_failed, send_errors;
 	_Atomic uint64_t malformed;                     /* srv.c req_check */
 };

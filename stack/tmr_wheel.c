@@ -66,10 +66,22 @@ static __thread redum_loop_idle_h *tls_idleh
 static __thread void *tls_idle_arg
 	__attribute__((tls_model("initial-exec")));
 
+/* True while the calling thread runs a timer handler of libre.so's own
+ * (redum_tmr_in_libre_handler). */
+static __thread bool tls_in_libre
+	__attribute__((tls_model("initial-exec")));
+
 static pthread_once_t wheel_once = PTHREAD_ONCE_INIT;
 static pthread_key_t wheel_key;  /* only for its destructor at thread exit */
 static uintptr_t libre_text_lo;  /* libre.so's executable segment, to count */
 static uintptr_t libre_text_hi;  /* timers started by libre's own code      */
+
+
+/* Whether code address @p a lies in libre.so's executable segment. */
+static inline bool in_libre(uintptr_t a)
+{
+	return a - libre_text_lo < libre_text_hi - libre_text_lo;
+}
 
 
 static uint64_t mono_ms(void)
@@ -394,7 +406,9 @@ static void fire_slot(struct wheel *w, unsigned s)
 		--w->st.pending;
 		++w->st.fired;
 
+		tls_in_libre = in_libre((uintptr_t)th);
 		th(arg);
+		tls_in_libre = false;
 	}
 
 	/* Normally clear already; not if another thread broke the contract
@@ -441,7 +455,7 @@ static void start(struct tmr *tmr, uint64_t delay, tmr_h *th, void *arg,
 
 	++w->st.started;
 	++w->st.pending;
-	if (caller - libre_text_lo < libre_text_hi - libre_text_lo)
+	if (in_libre(caller))
 		++w->st.started_by_libre;
 
 	place(w, tmr);
@@ -709,4 +723,10 @@ int redum_tmr_wheel_set_clock(redum_tmr_clock_h *clockh, void *arg)
 	w->cur = wheel_now(w);
 
 	return 0;
+}
+
+
+bool redum_tmr_in_libre_handler(void)
+{
+	return tls_in_libre;
 }

@@ -6,6 +6,7 @@
 #ifndef REDUM_STACK_TMR_WHEEL_H
 #define REDUM_STACK_TMR_WHEEL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /** Wheel geometry: 7 levels of 64 slots of (64^level) ms each. */
@@ -48,5 +49,17 @@ typedef void (redum_loop_idle_h)(void *arg);
  * Thread: the loop's own. Wait-free.
  */
 void redum_loop_set_idle(redum_loop_idle_h *h, void *arg);
+
+/**
+ * Tells whether the calling thread is running a timer handler that lives
+ * in libre.so (a transaction's retransmission or timeout timer), as
+ * opposed to one of redum's. udp_batch.c counts what libre sends from
+ * such a handler as a retransmission: on the stack thread the only libre
+ * timers that send are the client transactions' Timer A/E (requests) and
+ * the INVITE server transactions' Timer G (non-2xx finals).
+ *
+ * Thread: any (answers for the calling thread). Wait-free.
+ */
+bool redum_tmr_in_libre_handler(void);
 
 #endif /* REDUM_STACK_TMR_WHEEL_H */

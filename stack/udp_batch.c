@@ -40,6 +40,13 @@
  * wire; the transactions' retransmissions recover it. Held back only where
  * the wheel is in effect (its idle hook is what flushes).
  *
+ * Retransmissions: libre re-sends requests (client transactions, Timer
+ * A/E) and INVITE non-2xx finals (Timer G) from its own timers and counts
+ * nothing. Every datagram sent through udp_send() while the calling
+ * thread runs one of libre's timer handlers is such a re-send
+ * (redum_tmr_in_libre_handler()); it is counted (retx_req, retx_final),
+ * captured socket or not. Needs the wheel, like the send batching.
+ *
  * Threads: the capture list is per thread (__thread); a captured socket is
  * read and configured only on the thread that created it (libre's rule for
  * its sockets anyway). The interposed setters look the socket up in the
@@ -464,6 +471,21 @@ int udp_listen(struct udp_sock **usp, const struct sa *local,
 }
 
 
+/* A datagram libre sends from a timer of its own is a retransmission
+ * (tmr_wheel.h): a request by a client transaction (Timer A/E), or a
+ * non-2xx final by an INVITE server transaction (Timer G). */
+static void count_retx(struct udp_batch_stats *st, const struct mbuf *mb)
+{
+	static const char status[] = "SIP/2.0 ";
+
+	if (mbuf_get_left(mb) >= sizeof(status) - 1 &&
+	    !memcmp(mbuf_buf(mb), status, sizeof(status) - 1))
+		++st->retx_final;
+	else
+		++st->retx_req;
+}
+
+
 static struct txq *txq_get(struct ubsock *s, int fd)
 {
 	struct txq *q;
@@ -505,6 +527,9 @@ int udp_send(struct udp_sock *us, const struct sa *dst, struct mbuf *mb)
 	real_init();
 	if (!next.send)
 		return ENOSYS;
+
+	if (ub && mb && redum_tmr_in_libre_handler())
+		count_retx(&ub->st, mb);
 
 	if (!ub || !ub->tx_defer || !dst || !mb)
 		return next.send(us, dst, mb);

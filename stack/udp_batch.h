@@ -20,6 +20,8 @@ struct udp_batch_stats {
 	uint64_t tx_calls;    /**< sendmmsg() calls that sent something    */
 	uint64_t tx_dgrams;   /**< datagrams sent from the queues          */
 	uint64_t tx_errors;   /**< queued datagrams the kernel refused     */
+	uint64_t retx_req;    /**< requests libre re-sent (Timer A/E)      */
+	uint64_t retx_final;  /**< finals libre re-sent (Timer G)          */
 };
 
 struct udp_batch;

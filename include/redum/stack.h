@@ -244,6 +244,12 @@ struct redum_stack_stats {
 	uint64_t tx_dgrams;     /**< UDP datagrams sent in those calls     */
 	uint64_t tx_errors;     /**< datagrams the kernel refused at the
 				     batch's send (lost, as on the wire)    */
+	uint64_t retx_req;      /**< requests re-sent by libre's client
+				     transactions (Timer A/E, UDP), as of
+				     the last tick                          */
+	uint64_t retx_final;    /**< non-2xx finals to INVITE re-sent by
+				     libre's server transactions (Timer G,
+				     UDP), as of the last tick              */
 	uint64_t overflowed;    /**< events parked in a TU overflow list    */
 	uint64_t cmd_rejected;  /**< commands refused (unknown id, state)   */
 	uint64_t cmd_failed;    /**< commands whose libre call failed        */

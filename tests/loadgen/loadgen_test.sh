@@ -177,6 +177,10 @@ nobody)
 	json_check "$work/lg.out" "$keys_ok" || fail "JSON keys"
 	json_check "$work/lg.out" 'j["attempted"]==10 and j["succeeded"]==0 and j["failed"]==10 and sum(v for k, v in j["failed_by_reason"].items() if k in ("timeout","icmp"))==10' ||
 		fail "not all failed by timeout/icmp"
+	# each unanswered INVITE is re-sent by the client transaction at
+	# T1 = 0.5 s, before the 1 s timeout: those re-sends are counted
+	json_check "$work/lg.out" 'j["retransmissions"]>=10' ||
+		fail "the INVITE re-sends were not counted"
 	# -l 5: the first 5 stay outstanding (1 s timeout) while the other 5
 	# come due (0.1 s apart): those fail max_concurrent, not started late
 	run_lg "$work/lg2.out" "127.0.0.1:$p" -s call -r 50 -m 10 -l 5 \

@@ -1299,3 +1299,175 @@ Test(stack, non_invite_retransmission_answered_from_done)
 	stop_with_tu(stack, &t, &st);
 	cr_assert_eq(st.strans_alive, 0);
 }
+
+
+/* Copies header line @p name (with its CRLF) of SIP message @p msg to the
+ * end of @p out; the header must be there. */
+static void copy_header(char *out, size_t sz, const char *msg,
+			const char *name)
+{
+	const char *h = strstr(msg, name), *e;
+
+	cr_assert_not_null(h, "no %s in:\n%s", name, msg);
+	e = strstr(h, "\r\n");
+	cr_assert_not_null(e);
+	snprintf(out + strlen(out), sz - strlen(out), "%.*s\r\n",
+		 (int)(e - h), h);
+}
+
+
+/* Waits up to @p ms for a datagram on @p fd starting with @p prefix
+ * (others are skipped). @return its length, 0 on timeout */
+static size_t recv_prefix(int fd, char *buf, size_t sz, const char *prefix,
+			  int ms)
+{
+	int64_t end = th_now() + ms;
+
+	while (th_now() < end) {
+		ssize_t r = recv(fd, buf, sz - 1, MSG_DONTWAIT);
+
+		if (r <= 0) {
+			usleep(2000);
+			continue;
+		}
+		buf[r] = 0;
+		if (!strncmp(buf, prefix, strlen(prefix)))
+			return (size_t)r;
+	}
+
+	return 0;
+}
+
+
+/* libre re-sends an unanswered request itself (Timer E, T1 = 500 ms) and
+ * counts nothing; the stack counts each re-send (retx_req). The raw peer
+ * lets the OPTIONS go unanswered until its third copy, then answers. */
+Test(stack, client_request_retransmissions_counted)
+{
+	struct redum_stack *stack = NULL;
+	struct redum_stack_event *ev;
+	struct redum_stack_stats st;
+	struct sockaddr_in dst, me;
+	char uri[64], hdrs[512], req[2048], copy[2048], resp[2048] = "";
+	size_t n;
+	struct ttu t;
+	int fd;
+
+	start_with_tu(&stack, 500, &t, 0);
+	fd = udp_peer(stack, &me, &dst);
+
+	snprintf(uri, sizeof(uri), "sip:uas@127.0.0.1:%u",
+		 ntohs(me.sin_port));
+	cr_assert_eq(redum_stack_request(t.tu, 7, 0, "OPTIONS", uri, NULL,
+					 hdrs_for(hdrs, sizeof(hdrs),
+						  ntohs(me.sin_port),
+						  th_stack_port(stack),
+						  "OPTIONS", 1),
+					 NULL, 0), 0);
+
+	n = recv_prefix(fd, req, sizeof(req), "OPTIONS ", 5000);
+	cr_assert_gt(n, 0, "no OPTIONS");
+	for (int i = 0; i < 2; i++) {
+		cr_assert_eq(recv_prefix(fd, copy, sizeof(copy), "OPTIONS ",
+					 5000), n, "copy %d missing", i + 1);
+		cr_assert_eq(memcmp(req, copy, n), 0, "copy %d differs", i + 1);
+	}
+
+	strcpy(resp, "SIP/2.0 200 OK\r\n");
+	copy_header(resp, sizeof(resp), req, "Via:");
+	copy_header(resp, sizeof(resp), req, "From:");
+	copy_header(resp, sizeof(resp), req, "To:");
+	copy_header(resp, sizeof(resp), req, "Call-ID:");
+	copy_header(resp, sizeof(resp), req, "CSeq:");
+	strcat(resp, "Content-Length: 0\r\n\r\n");
+	cr_assert_gt(sendto(fd, resp, strlen(resp), 0,
+			    (const struct sockaddr *)&dst, sizeof(dst)), 0);
+
+	ev = ttu_expect(&t, REDUM_STACK_EV_RESPONSE, 5000);
+	cr_assert_not_null(ev, "the 200 was not reported");
+	cr_assert_eq(ev->id, 7);
+	cr_assert_eq(ev->msg->scode, 200);
+	redum_stack_event_release(t.tu, ev);
+	close(fd);
+
+	stop_with_tu(stack, &t, &st);
+	cr_assert_eq(st.req_out[REDUM_STACK_M_OPTIONS], 1);
+	cr_assert_eq(st.retx_req, 2, "retx_req %llu",
+		     (unsigned long long)st.retx_req);
+	cr_assert_eq(st.retx_final, 0);
+	cr_assert_eq(st.ctrans_alive, 0);
+}
+
+
+/* A non-2xx final to INVITE is re-sent by libre (Timer G) until the ACK;
+ * the stack counts each re-send (retx_final). The raw peer ACKs after the
+ * second copy of the 486. */
+Test(stack, invite_final_retransmissions_counted)
+{
+	struct redum_stack_tu_conf tconf = {
+		.name = "busy",
+		.methods = REDUM_STACK_MBIT(REDUM_STACK_M_INVITE),
+	};
+	struct redum_stack *stack = NULL;
+	struct redum_stack_event *ev;
+	struct redum_stack_stats st;
+	struct sockaddr_in dst, me;
+	char msg[2048], first[2048], copy[2048], ack[2048];
+	size_t n;
+	struct ttu t;
+	int fd, l;
+
+	cr_assert_eq(th_stack_start(&stack, 500), 0);
+	cr_assert_eq(ttu_start_conf(&t, stack, &tconf), 0);
+	fd = udp_peer(stack, &me, &dst);
+
+	l = snprintf(msg, sizeof(msg),
+		"INVITE sip:x@127.0.0.1:%u SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bKgretx\r\n"
+		"From: <sip:t@127.0.0.1>;tag=fg\r\n"
+		"To: <sip:x@127.0.0.1>\r\n"
+		"Call-ID: gretx-%d\r\n"
+		"CSeq: 1 INVITE\r\n"
+		"Contact: <sip:t@127.0.0.1:%u>\r\n"
+		"Max-Forwards: 70\r\n"
+		"Content-Length: 0\r\n\r\n",
+		ntohs(dst.sin_port), ntohs(me.sin_port), (int)getpid(),
+		ntohs(me.sin_port));
+	cr_assert_gt(sendto(fd, msg, (size_t)l, 0,
+			    (const struct sockaddr *)&dst, sizeof(dst)), 0);
+
+	ev = ttu_expect(&t, REDUM_STACK_EV_REQUEST, 5000);
+	cr_assert_not_null(ev, "INVITE not routed");
+	cr_assert_eq(redum_stack_reply(t.tu, ev->id, 486, "Busy Here", 0,
+				       NULL, NULL, 0), 0);
+	redum_stack_event_release(t.tu, ev);
+
+	n = recv_prefix(fd, first, sizeof(first), "SIP/2.0 486", 5000);
+	cr_assert_gt(n, 0, "no 486");
+	cr_assert_eq(recv_prefix(fd, copy, sizeof(copy), "SIP/2.0 486", 5000),
+		     n, "no re-sent 486");
+	cr_assert_eq(memcmp(first, copy, n), 0);
+
+	ack[0] = 0;
+	snprintf(ack, sizeof(ack), "ACK sip:x@127.0.0.1:%u SIP/2.0\r\n",
+		 ntohs(dst.sin_port));
+	copy_header(ack, sizeof(ack), first, "Via:");
+	copy_header(ack, sizeof(ack), first, "From:");
+	copy_header(ack, sizeof(ack), first, "To:");
+	copy_header(ack, sizeof(ack), first, "Call-ID:");
+	strcat(ack, "CSeq: 1 ACK\r\nMax-Forwards: 70\r\n"
+	       "Content-Length: 0\r\n\r\n");
+	cr_assert_gt(sendto(fd, ack, strlen(ack), 0,
+			    (const struct sockaddr *)&dst, sizeof(dst)), 0);
+
+	/* Timer G stops at the ACK: no third copy (it was due at 1.5 s) */
+	cr_assert_eq(recv_prefix(fd, copy, sizeof(copy), "SIP/2.0 486",
+				 1500), 0, "486 still re-sent after the ACK");
+	close(fd);
+
+	stop_with_tu(stack, &t, &st);
+	cr_assert_eq(st.resp_out[3], 1);   /* one 4xx: re-sends are no new reply */
+	cr_assert_eq(st.retx_final, 1, "retx_final %llu",
+		     (unsigned long long)st.retx_final);
+	cr_assert_eq(st.retx_req, 0);
+}

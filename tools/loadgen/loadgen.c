@@ -1093,6 +1093,16 @@ static void tick(void *arg)
 
 /* ---- reports ------------------------------------------------------------ */
 
+/* Retransmissions on the wire in one instance's traffic: requests we
+ * re-sent (retx_req: no answer in time, Timer A/E), finals we re-sent
+ * (retx_final, retx_2xx: a UAS role, none here) and 2xx the server re-sent
+ * (ack_retx: our ACK was lost or late; each is re-ACKed). */
+static uint64_t stack_retx(const struct redum_stack_stats *st)
+{
+	return st->retx_req + st->retx_final + st->retx_2xx + st->ack_retx;
+}
+
+
 static uint64_t retransmissions(void)
 {
 	struct redum_stack_stats st;
@@ -1100,10 +1110,7 @@ static uint64_t retransmissions(void)
 
 	for (uint32_t i = 0; i < g.ninst; i++) {
 		redum_stack_stats(g.inst[i].stack, &st);
-		/* ack_retx: the server re-sent its 2xx (our ACK was lost or
-		 * late); retx_2xx: we re-sent one (none: we are a UAC).
-		 * libre re-sends our requests itself and counts nothing. */
-		n += st.ack_retx + st.retx_2xx;
+		n += stack_retx(&st);
 	}
 	return n;
 }
@@ -2110,7 +2117,7 @@ static int inst_close(struct inst *in, bool force, uint64_t *retx)
 			rc = EIO;
 		}
 		else {
-			*retx += st.ack_retx + st.retx_2xx;
+			*retx += stack_retx(&st);
 			if (g.c.stats)
 				re_fprintf(stderr, "redum-loadgen: instance %u "
 					   "stack counters\n%H", in->idx,
