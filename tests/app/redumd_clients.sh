@@ -4,7 +4,8 @@
 #   redumd_clients.sh REDUMD SCENARIO_DIR
 # 1. --register-to a SIPp registrar granting 2 s: REGISTER, a refresh, and
 #    at SIGTERM the un-REGISTER (Expires: 0) -> SIPp's scenario completes
-#    and redumd exits 0.
+#    and redumd exits 0. 1b: the same against a registrar that asks for
+#    digest credentials (REG_PASSWORD=wrong makes SIPp's check fail).
 # 2. --call-to SIPp's uas: the call is connected; at SIGTERM redumd sends
 #    BYE (SIPp completes its call) and exits 0.
 # 3. --subscribe-to a notifier that answers the unsubscribe and sends the
@@ -30,6 +31,19 @@ wait_exit 15
 wait_pid "$spid" 15 || fail "register_to: the SIPp registrar exited $rc_pid (no un-REGISTER?)"
 grep -q "unregistered at" "$work/reg.err" || fail "register_to: no 'unregistered' line"
 ok "register_to: REGISTER, refresh, un-REGISTER at shutdown, exit 0"
+
+# 1b. register_to a registrar that asks for digest credentials: the
+#     challenge is answered, and the un-REGISTER at shutdown carries valid
+#     credentials too (SIPp's verifyauth checks both)
+sipp_server regauth -sf "$scen/reg_uas_auth.xml" -m 1
+start_redumd regauth --listen udp:127.0.0.1:0 --register-to "sip:127.0.0.1:$sport" \
+  --set register_user=redumd --set register_password="${REG_PASSWORD:-s3cret}"
+wait_log regauth "registered at sip:127.0.0.1:$sport"
+kill -TERM "$rpid"
+wait_exit 15
+[[ $rc -eq 0 ]] || fail "register_to with auth: redumd exited $rc, want 0"
+wait_pid "$spid" 15 || fail "register_to with auth: the SIPp registrar exited $rc_pid (bad credentials?)"
+ok "register_to with auth: 401 answered, authenticated REGISTER and un-REGISTER, exit 0"
 
 # 2. call_to
 sipp_server callsrv -sn uas -m 1
