@@ -61,6 +61,8 @@ struct app_config {
 	uint32_t listenc;          /* 0: udp and tcp on 127.0.0.1:5060     */
 	char *tls_cert;
 	char *software;            /* NULL: "redumd VERSION"               */
+	uint32_t overload_delay_ms; /* shed after this queueing delay (200) */
+	uint32_t overload_pct;     /* shed above this receive-queue fill (50) */
 
 	/* process */
 	uint32_t give_up_ms;       /* graceful shutdown deadline (4000)    */

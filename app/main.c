@@ -361,6 +361,8 @@ static void stack_conf(const struct app_config *cfg,
 	sc->software = cfg->software ? cfg->software :
 		"redumd " REDUM_VERSION;
 	sc->tls_cert = cfg->tls_cert;
+	sc->overload_delay_ms = cfg->overload_delay_ms;
+	sc->overload_pct = cfg->overload_pct;
 	for (uint32_t i = 0; i < cfg->listenc; i++) {
 		sc->listen[i].tp = cfg->listen[i].tp;
 		sc->listen[i].addr = cfg->listen[i].addr;

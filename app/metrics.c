@@ -312,6 +312,8 @@ static const struct ctr {
 		  "New requests refused with 503 (TU FIFO full, TU leaving, "
 		  "stack stopping, overload)"),
 	STACK_CTR(shed_503, "Of the 503s, those for overload"),
+	STACK_CTR(shed_late,
+		  "Of those, for a request that waited over overload_delay_ms"),
 	STACK_CTR(overloads, "Times overload control switched on"),
 	STACK_CTR(rx_drops,
 		  "UDP datagrams the kernel dropped on our sockets"),

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <re.h>
 #include "stack_int.h"
+#include "stack/udp_batch.h"
 
 struct srv {
 	struct le he;          /* stack->ht_srv, by id                     */
@@ -93,20 +94,53 @@ static void count_reply(struct redum_stack *stack, uint16_t scode)
 
 /** 503 + Retry-After (TU FIFO full, TU leaving, stack stopping). With
  *  @p stp the pending strans is used, else libre makes one for the final. */
-void stack_reply_busy(struct redum_stack *stack, const struct sip_msg *msg,
-		      struct sip_strans **stp)
-{
-	int err;
+#define BUSY_REASON "Service Unavailable"
+#define BUSY_HEADERS "Retry-After: %u\r\nContent-Length: 0\r\n\r\n"
 
-	err = sip_treplyf(stp, NULL, stack->sip, msg, false, 503,
-			  "Service Unavailable",
-			  "Retry-After: %u\r\nContent-Length: 0\r\n\r\n",
-			  stack->conf.retry_after);
+static void busy_sent(struct redum_stack *stack, int err)
+{
 	if (err)
 		CNT_INC(stack->c.send_errors);
 	else
 		count_reply(stack, 503);
 	CNT_INC(stack->c.busy_503);
+}
+
+
+void stack_reply_busy(struct redum_stack *stack, const struct sip_msg *msg,
+		      struct sip_strans **stp)
+{
+	busy_sent(stack, sip_treplyf(stp, NULL, stack->sip, msg, false, 503,
+				     BUSY_REASON, BUSY_HEADERS,
+				     stack->conf.retry_after));
+}
+
+
+/* Overload shedding (docs/OVERLOAD.md): a new request (no To-tag) while a
+ * receive queue is too full (overload_check), or one that waited longer
+ * than conf.overload_delay_ms in it, gets 503 + Retry-After statelessly
+ * (RFC 3261 8.2.7): no transaction is kept, so refusing costs no memory
+ * and no timers, which is what lets an overloaded thread keep up. A
+ * retransmission gets another 503; the ACK of an INVITE's 503 finds no
+ * transaction and is dropped (unclaimed).
+ * @return true if @p msg was shed */
+static bool overload_shed(struct redum_stack *stack,
+			  const struct sip_msg *msg)
+{
+	if (pl_isset(&msg->to.tag))
+		return false;
+
+	if (!stack->overloaded) {
+		if (!stack->conf.overload_delay_ms ||
+		    udp_batch_rx_age() <= (int64_t)stack->conf.overload_delay_ms)
+			return false;
+		CNT_INC(stack->c.shed_late);
+	}
+
+	CNT_INC(stack->c.shed_503);
+	busy_sent(stack, sip_replyf(stack->sip, msg, 503, BUSY_REASON,
+				    BUSY_HEADERS, stack->conf.retry_after));
+	return true;
 }
 
 
@@ -262,6 +296,31 @@ static bool invite_absorb(struct redum_stack *stack,
 	CNT_INC(stack->c.invite_absorbed);
 
 	return true;
+}
+
+
+/* Absorbs @p msg if it repeats a request redum answered itself: an INVITE
+ * after our 2xx (its ACCEPTED record, or the dialog once the ACK ended
+ * that), or a non-INVITE request whose transaction is done (done.c). Each
+ * is answered, or silently taken, as its transaction would. */
+static bool retransmission_absorbed(struct redum_stack *stack,
+				    const struct sip_msg *msg,
+				    enum redum_stack_method m)
+{
+	if (m == REDUM_STACK_M_INVITE) {
+		if (invite_absorb(stack, msg))
+			return true;
+
+		/* a late copy of an INVITE whose ACCEPTED strans we ended */
+		if (!pl_isset(&msg->to.tag) && dlg_uas_dup(stack, msg)) {
+			CNT_INC(stack->c.invite_absorbed);
+			return true;
+		}
+
+		return false;
+	}
+
+	return msg->tp == SIP_TRANSP_UDP && done_absorb(stack, msg);
 }
 
 
@@ -564,11 +623,11 @@ bool srv_request_handler(const struct sip_msg *msg, void *arg)
 	STACK_OWNED(stack);
 
 	m = redum_stack_method_of(&msg->met);
-	CNT_INC(stack->c.req_in[m]);
 	udp_rxsz(stack, msg);
 
 	scode = req_check(msg, &reason);
 	if (scode) {
+		CNT_INC(stack->c.req_in[m]);
 		CNT_INC(stack->c.malformed);
 		/* a malformed ACK is dropped: an ACK is never answered */
 		if (scode != CHECK_DROP && m != REDUM_STACK_M_ACK)
@@ -577,24 +636,18 @@ bool srv_request_handler(const struct sip_msg *msg, void *arg)
 	}
 
 	if (m == REDUM_STACK_M_ACK) {
+		CNT_INC(stack->c.req_in[m]);
 		ack_handle(stack, msg);
 		return true;
 	}
 
-	if (m == REDUM_STACK_M_INVITE && invite_absorb(stack, msg))
+	/* A retransmission redum's own transaction records absorb is, like
+	 * one libre's absorb, not a request "in" (req_in): it joins
+	 * req_absorbed, so that new requests = finals (docs/OVERLOAD.md). */
+	if (retransmission_absorbed(stack, msg, m))
 		return true;
 
-	/* a retransmission of a non-INVITE request already answered */
-	if (m != REDUM_STACK_M_INVITE && msg->tp == SIP_TRANSP_UDP &&
-	    done_absorb(stack, msg))
-		return true;
-
-	/* a late copy of an INVITE whose ACCEPTED strans we ended */
-	if (m == REDUM_STACK_M_INVITE && !pl_isset(&msg->to.tag) &&
-	    dlg_uas_dup(stack, msg)) {
-		CNT_INC(stack->c.invite_absorbed);
-		return true;
-	}
+	CNT_INC(stack->c.req_in[m]);
 
 	if (m == REDUM_STACK_M_CANCEL) {
 		/* libre matched no transaction */
@@ -609,11 +662,8 @@ bool srv_request_handler(const struct sip_msg *msg, void *arg)
 		return true;
 	}
 
-	if (stack->overloaded && !pl_isset(&msg->to.tag)) {
-		CNT_INC(stack->c.shed_503);
-		stack_reply_busy(stack, msg, NULL);
+	if (overload_shed(stack, msg))
 		return true;
-	}
 
 	if (pl_isset(&msg->to.tag)) {
 		rec = dlg_route(stack, msg, &dlg);

@@ -120,6 +120,7 @@ void redum_stack_conf_init(struct redum_stack_conf *conf)
 	conf->force_ms     = 2000;
 	conf->retry_after  = 5;
 	conf->overload_pct = 50;
+	conf->overload_delay_ms = 200;
 }
 
 
@@ -1221,6 +1222,7 @@ void redum_stack_stats(const struct redum_stack *stack,
 	st->malformed       = LD(s->c.malformed);
 	st->busy_503        = LD(s->c.busy_503);
 	st->shed_503        = LD(s->c.shed_503);
+	st->shed_late       = LD(s->c.shed_late);
 	st->overloads       = LD(s->c.overloads);
 	st->rx_drops        = LD(s->c.rx_drops);
 	st->rx_wakes        = LD(s->c.rx_wakes);
@@ -1306,6 +1308,7 @@ int redum_stack_stats_print(struct re_printf *pf,
 	err |= pr(pf, "malformed", st->malformed);
 	err |= pr(pf, "busy_503", st->busy_503);
 	err |= pr(pf, "shed_503", st->shed_503);
+	err |= pr(pf, "shed_late", st->shed_late);
 	err |= pr(pf, "overloads", st->overloads);
 	err |= pr(pf, "rx_drops", st->rx_drops);
 	err |= pr(pf, "rx_wakes", st->rx_wakes);

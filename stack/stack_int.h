@@ -36,7 +36,7 @@ struct counters {
 	_Atomic uint64_t accepted_ended, done_kept, done_absorbed;
 	_Atomic uint64_t ack_timeouts, unclaimed, busy_503, overflowed;
 	_Atomic uint64_t forks, fork_absorbed, fork_late;
-	_Atomic uint64_t shed_503, overloads, rx_drops;
+	_Atomic uint64_t shed_503, shed_late, overloads, rx_drops;
 	_Atomic uint64_t rx_wakes, rx_calls, rx_dgrams; /* udp_batch.c  */
 	_Atomic uint64_t req_rx, resp_rx;   /* stack.c rx_trace: every message
 					      libre decoded */

@@ -40,6 +40,13 @@
  * wire; the transactions' retransmissions recover it. Held back only where
  * the wheel is in effect (its idle hook is what flushes).
  *
+ * Queueing delay: the taken-over sockets ask for kernel receive
+ * timestamps (SO_TIMESTAMPNS); while a datagram is handed to its receive
+ * handler, udp_batch_rx_age() says how long it waited between the kernel
+ * and our read. The stack sheds new requests that waited too long
+ * (docs/OVERLOAD.md): the delay is what the peer sees, whatever the
+ * buffer size and datagram sizes.
+ *
  * Retransmissions: libre re-sends requests (client transactions, Timer
  * A/E) and INVITE non-2xx finals (Timer G) from its own timers and counts
  * nothing. Every datagram sent through udp_send() while the calling
@@ -57,6 +64,7 @@
 #include <pthread.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <re.h>
 #include <redum/timer.h>
 #include "stack/tmr_wheel.h"
@@ -94,6 +102,10 @@ struct ubsock {
 	struct udp_batch *ub;
 	struct udp_batch_stats *st;
 };
+
+/* The queueing delay of the datagram being handed to a receive handler on
+ * this thread, in ms (-1: none, or no kernel timestamp). */
+static __thread int64_t tls_rx_age_ms = -1;
 
 struct udp_batch {
 	udp_batch_h *bh;
@@ -267,6 +279,28 @@ static void skip_crlf(struct mbuf *mb)
 }
 
 
+/* How long the datagram of @p h waited in the receive queue, in ms, from
+ * its kernel timestamp (SO_TIMESTAMPNS, CLOCK_REALTIME) to @p now; -1 if
+ * it has none. */
+static int64_t rx_age_ms(struct msghdr *h, const struct timespec *now)
+{
+	struct cmsghdr *c;
+
+	for (c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c)) {
+		struct timespec ts;
+
+		if (c->cmsg_level != SOL_SOCKET ||
+		    c->cmsg_type != SCM_TIMESTAMPNS)
+			continue;
+		memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+		return (int64_t)(now->tv_sec - ts.tv_sec) * 1000 +
+			(now->tv_nsec - ts.tv_nsec) / 1000000;
+	}
+
+	return -1;
+}
+
+
 /* One wake-up: up to ROUNDS batches, each datagram handed over as libre's
  * udp_read() would. */
 static void ub_read_batch(struct ubsock *s, int fd)
@@ -274,6 +308,11 @@ static void ub_read_batch(struct ubsock *s, int fd)
 	struct mmsghdr hdr[BATCH];
 	struct iovec iov[BATCH];
 	struct sockaddr_storage src[BATCH];
+	union {                  /* aligned for cmsghdr */
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(struct timespec))];
+	} ctl[BATCH];
+	struct timespec now;
 
 	++s->st->wakes;
 
@@ -293,6 +332,8 @@ static void ub_read_batch(struct ubsock *s, int fd)
 			hdr[i].msg_hdr.msg_namelen = sizeof(src[i]);
 			hdr[i].msg_hdr.msg_iov     = &iov[i];
 			hdr[i].msg_hdr.msg_iovlen  = 1;
+			hdr[i].msg_hdr.msg_control    = ctl[i].buf;
+			hdr[i].msg_hdr.msg_controllen = sizeof(ctl[i].buf);
 		}
 
 		n = recvmmsg(fd, hdr, BATCH, MSG_DONTWAIT, NULL);
@@ -308,6 +349,8 @@ static void ub_read_batch(struct ubsock *s, int fd)
 
 		++s->st->calls;
 		s->st->dgrams += (uint64_t)n;
+		if (clock_gettime(CLOCK_REALTIME, &now))
+			now.tv_sec = 0;
 
 		for (int i = 0; i < n; i++) {
 			const size_t len = hdr[i].msg_len;
@@ -331,7 +374,10 @@ static void ub_read_batch(struct ubsock *s, int fd)
 			memcpy(&sa.u, &src[i], hdr[i].msg_hdr.msg_namelen);
 			sa.len = hdr[i].msg_hdr.msg_namelen;
 
+			tls_rx_age_ms = now.tv_sec ?
+				rx_age_ms(&hdr[i].msg_hdr, &now) : -1;
 			s->rh(&sa, mb, s->arg);
+			tls_rx_age_ms = -1;
 			mem_deref(mb);
 
 			/* The handler closed the transport, or gave the
@@ -424,6 +470,16 @@ static int take_over(struct udp_batch *ub, struct udp_sock *us,
 	fd6 = udp_sock_fd(us, AF_INET6);
 	s->fd[0] = fd4;
 	s->fd[1] = fd6 != fd4 ? fd6 : -1;
+
+	/* kernel receive timestamps: the queueing delay (udp_batch_rx_age)
+	 * (without them that is unknown, and nothing else changes) */
+	for (int i = 0; i < 2; i++) {
+		const int one = 1;
+
+		if (s->fd[i] >= 0)
+			(void)setsockopt(s->fd[i], SOL_SOCKET, SO_TIMESTAMPNS,
+					 &one, sizeof(one));
+	}
 
 	if (s->fd[0] >= 0)
 		err = fd_listen(s->fd[0], FD_READ, ub_read_h0, s);
@@ -727,6 +783,12 @@ void udp_batch_capture(struct udp_batch *ub, bool on)
 struct udp_sock *udp_batch_last(const struct udp_batch *ub)
 {
 	return ub ? ub->last : NULL;
+}
+
+
+int64_t udp_batch_rx_age(void)
+{
+	return tls_rx_age_ms;
 }
 
 

@@ -47,6 +47,15 @@ void udp_batch_capture(struct udp_batch *ub, bool on);
 /** The last socket captured (NULL: none). Thread: the owner. */
 struct udp_sock *udp_batch_last(const struct udp_batch *ub);
 
+/**
+ * How long the datagram now being handed to a receive handler on the
+ * calling thread waited in its socket's receive queue, in ms (kernel
+ * timestamp to our read). Thread: the owner, inside a receive handler.
+ * Wait-free.
+ * @return the delay, or -1 outside a delivery or without a timestamp
+ */
+int64_t udp_batch_rx_age(void);
+
 /** Copies the counters. Thread: the owner. */
 void udp_batch_stats(const struct udp_batch *ub, struct udp_batch_stats *st);
 

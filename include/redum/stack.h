@@ -119,6 +119,13 @@ struct redum_stack_conf {
 				     Retry-After until it is below half of
 				     that; in-dialog ones (ACK, BYE) still
 				     pass. 0 = off (default 50)            */
+	uint32_t overload_delay_ms; /**< overload control by queueing delay:
+				     a new out-of-dialog request that waited
+				     longer than this in a UDP receive queue
+				     (kernel timestamp to our read) gets 503
+				     + Retry-After. Both 503s are stateless.
+				     0 = off (default 200, below T1: what
+				     is answered was not retransmitted) */
 	uint32_t trying_ms;     /**< 100 Trying to an INVITE only if the TU
 				     has not responded within this many ms
 				     (RFC 3261 17.2.1; default 200); 0 = at
@@ -126,10 +133,11 @@ struct redum_stack_conf {
 };
 
 /** Defaults: no listeners, hashes sized for ~20k transactions/s kept 64 s
- *  (2^19 buckets), 4 MiB UDP buffers, libre's 8 KiB UDP datagrams, 65536
- *  commands,
+ *  (2^19 buckets), a 16 MiB UDP receive buffer, libre's 8 KiB UDP
+ *  datagrams, 65536 commands,
  *  T1 500 ms, T2 4 s, graceful 32 s, force 2 s, Retry-After 5,
- *  overload at 50% of a UDP receive buffer, 100 Trying after 200 ms.
+ *  overload at 50% of a UDP receive buffer or 200 ms of queueing delay,
+ *  100 Trying after 200 ms.
  *  Thread: any. */
 void redum_stack_conf_init(struct redum_stack_conf *conf);
 
@@ -196,7 +204,10 @@ struct redum_stack_stats {
 	uint64_t ctrans_alive;  /**< client transactions redum tracks      */
 	uint64_t dialogs_alive;
 	uint64_t tus;           /**< TUs registered and not yet gone        */
-	uint64_t req_in[REDUM_STACK_M_COUNT];  /**< requests reaching redum */
+	uint64_t req_in[REDUM_STACK_M_COUNT];  /**< requests reaching redum:
+				     new ones and ACKs; retransmissions
+				     the transaction layer (libre's or
+				     redum's) absorbs are not counted     */
 	uint64_t req_out[REDUM_STACK_M_COUNT]; /**< requests sent (no retx) */
 	uint64_t resp_in[6];    /**< responses received, by class 1xx..6xx  */
 	uint64_t resp_out[6];   /**< responses sent, by class (no retx)      */
@@ -222,7 +233,10 @@ struct redum_stack_stats {
 				     docs/HARDENING.md                     */
 	uint64_t busy_503;      /**< new requests refused: TU FIFO full,
 				     TU leaving, stack stopping, overload  */
-	uint64_t shed_503;      /**< of which for overload (receive queue) */
+	uint64_t shed_503;      /**< of which for overload (receive queue
+				     too full, or waited too long in it) */
+	uint64_t shed_late;     /**< of which for a wait over
+				     overload_delay_ms                     */
 	uint64_t overloads;     /**< times overload control switched on    */
 	uint64_t rx_drops;      /**< datagrams the kernel dropped on our UDP
 				     sockets (SO_MEMINFO), last tick       */
@@ -235,11 +249,12 @@ struct redum_stack_stats {
 				     request libre decoded, before its
 				     transaction layer (docs/OVERLOAD.md) */
 	uint64_t resp_rx;       /**< responses received, likewise          */
-	uint64_t req_absorbed;  /**< req_rx - sum(req_in): requests libre's
-				     transaction layer took before redum saw
-				     them: retransmissions absorbed (the
+	uint64_t req_absorbed;  /**< req_rx - sum(req_in): requests the
+				     transaction layer took: retransmissions
+				     absorbed (libre's or redum's records:
+				     invite_absorbed, done_absorbed; the
 				     last response re-sent), ACKs of non-2xx
-				     finals, CANCELs it matched and answered */
+				     finals                                 */
 	uint64_t tx_calls;      /**< sendmmsg() calls that sent something  */
 	uint64_t tx_dgrams;     /**< UDP datagrams sent in those calls     */
 	uint64_t tx_errors;     /**< datagrams the kernel refused at the

@@ -313,8 +313,10 @@ Test(stack, late_invite_copy_absorbed_by_dialog)
 	cr_assert_eq(st.acks, 3);
 	cr_assert_eq(st.accepted_ended, 3);
 	cr_assert_eq(st.invite_absorbed, 3);
-	/* the copies reached redum (no ACCEPTED strans took them) */
-	cr_assert_eq(st.req_in[REDUM_STACK_M_INVITE], 6);
+	/* the copies reached redum (no ACCEPTED strans took them), which
+	 * absorbed them: retransmissions, not requests "in" */
+	cr_assert_eq(st.req_in[REDUM_STACK_M_INVITE], 3);
+	cr_assert_geq(st.req_absorbed, 3);
 	cr_assert_eq(st.strans_alive, 0);
 	cr_assert_eq(st.dialogs_alive, 0);
 }
@@ -1293,6 +1295,9 @@ Test(stack, non_invite_retransmission_answered_from_done)
 	redum_stack_stats(stack, &st);
 	cr_assert_eq(st.done_kept, 1);
 	cr_assert_eq(st.done_absorbed, 1);
+	cr_assert_eq(st.req_in[REDUM_STACK_M_OPTIONS], 1);
+	cr_assert_eq(st.req_rx, 2);
+	cr_assert_eq(st.req_absorbed, 1);
 	cr_assert_eq(st.resp_out[1], 1);   /* the re-send is no new reply */
 	close(fd);
 
@@ -1470,4 +1475,68 @@ Test(stack, invite_final_retransmissions_counted)
 	cr_assert_eq(st.retx_final, 1, "retx_final %llu",
 		     (unsigned long long)st.retx_final);
 	cr_assert_eq(st.retx_req, 0);
+}
+
+
+/* Overload control by queueing delay: requests that waited longer than
+ * overload_delay_ms in the receive queue (here: while the stack thread
+ * stalls) get 503 + Retry-After, statelessly, though the queue is nearly
+ * empty; a fresh request afterwards is routed. */
+Test(stack, late_requests_shed_by_queueing_delay)
+{
+	struct redum_stack_tu_conf tconf = {
+		.name = "late",
+		.methods = REDUM_STACK_MBIT(REDUM_STACK_M_OPTIONS),
+	};
+	struct redum_stack_conf conf;
+	struct redum_stack *stack = NULL;
+	struct redum_stack_stats st;
+	struct sockaddr_in dst, me;
+	char buf[2048];
+	unsigned n503 = 0, reqs = 0;
+	struct ttu t;
+	size_t n;
+	int fd;
+
+	redum_stack_conf_init(&conf);
+	conf.ctrans_hsize = conf.strans_hsize = conf.obj_hsize = 1024;
+	conf.overload_delay_ms = 100;
+	cr_assert_eq(redum_stack_conf_listen(&conf, "udp:127.0.0.1:0"), 0);
+	cr_assert_eq(redum_stack_start(&stack, &conf), 0);
+	cr_assert_eq(ttu_start_conf(&t, stack, &tconf), 0);
+	fd = udp_peer(stack, &me, &dst);
+
+	cr_assert_eq(redum_stack_debug_stall(stack, 400), 0);
+	usleep(50000);
+	for (int i = 0; i < 5; i++) {
+		char tag[16];
+
+		snprintf(tag, sizeof(tag), "late%d", i);
+		send_options(fd, &dst, ntohs(me.sin_port), tag);
+	}
+
+	while ((n = recv_answering(fd, &t, buf, sizeof(buf), 3000, &reqs))) {
+		cr_assert_eq(strncmp(buf, "SIP/2.0 503", 11), 0, "%s", buf);
+		cr_assert_not_null(strstr(buf, "\r\nRetry-After: 5\r\n"), "%s",
+				   buf);
+		if (++n503 == 5)
+			break;
+	}
+	cr_assert_eq(n503, 5, "503s: %u", n503);
+	cr_assert_eq(reqs, 0, "a late request reached the TU");
+
+	/* on time again: routed and answered by the TU */
+	send_options(fd, &dst, ntohs(me.sin_port), "fresh");
+	n = recv_answering(fd, &t, buf, sizeof(buf), 5000, &reqs);
+	cr_assert_gt(n, 0, "no answer to a fresh request");
+	cr_assert_eq(strncmp(buf, "SIP/2.0 200", 11), 0, "%s", buf);
+	cr_assert_eq(reqs, 1);
+	close(fd);
+
+	stop_with_tu(stack, &t, &st);
+	cr_assert_eq(st.shed_late, 5);
+	cr_assert_eq(st.shed_503, 5);
+	cr_assert_eq(st.overloads, 0);
+	cr_assert_eq(st.resp_out[4], 5);    /* 5xx */
+	cr_assert_eq(st.strans_alive, 0);
 }
