@@ -276,23 +276,21 @@ static size_t fifo_rows(const struct app_metrics *m,
 #define STACK_CTR(field, help) \
 	{"redumd_stack_" #field "_total", help, \
 	 offsetof(struct redum_stack_stats, field)}
+/* the retransmission counters share one family name prefix */
+#define RETX_CTR(kind, field, help) \
+	{"redumd_stack_retransmissions_" #kind "_total", help, \
+	 offsetof(struct redum_stack_stats, field)}
 
 static const struct ctr {
 	const char *name, *help;
 	size_t off;
 } stack_ctrs[] = {
-	{"redumd_stack_retransmissions_2xx_total",
-	 "INVITE 2xx retransmissions sent",
-	 offsetof(struct redum_stack_stats, retx_2xx)},
-	{"redumd_stack_retransmissions_ack_total",
-	 "ACKs re-sent on a retransmitted 2xx",
-	 offsetof(struct redum_stack_stats, ack_retx)},
-	{"redumd_stack_retransmissions_request_total",
-	 "Requests re-sent by client transactions (Timer A/E)",
-	 offsetof(struct redum_stack_stats, retx_req)},
-	{"redumd_stack_retransmissions_final_total",
-	 "Non-2xx finals to INVITE re-sent (Timer G)",
-	 offsetof(struct redum_stack_stats, retx_final)},
+	RETX_CTR(2xx, retx_2xx, "INVITE 2xx retransmissions sent"),
+	RETX_CTR(ack, ack_retx, "ACKs re-sent on a retransmitted 2xx"),
+	RETX_CTR(request, retx_req,
+		 "Requests re-sent by client transactions (Timer A/E)"),
+	RETX_CTR(final, retx_final,
+		 "Non-2xx finals to INVITE re-sent (Timer G)"),
 	STACK_CTR(invite_absorbed,
 		  "INVITE retransmissions after the 2xx absorbed"),
 	STACK_CTR(acks, "ACKs of our 2xx received"),

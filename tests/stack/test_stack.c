@@ -963,15 +963,50 @@ static void send_options(int fd, const struct sockaddr_in *dst,
 }
 
 
+/* A stack on UDP only, with @p conf's settings and small hashes, a test TU
+ * @p t taking OPTIONS, and a raw peer (its address in @p me, the stack's
+ * in @p dst). @return the peer's fd */
+static int start_options_peer(struct redum_stack **stackp, struct ttu *t,
+			      struct redum_stack_conf *conf,
+			      struct sockaddr_in *me, struct sockaddr_in *dst)
+{
+	static const struct redum_stack_tu_conf tconf = {
+		.name = "options",
+		.methods = REDUM_STACK_MBIT(REDUM_STACK_M_OPTIONS),
+	};
+
+	conf->ctrans_hsize = conf->strans_hsize = conf->obj_hsize = 1024;
+	cr_assert_eq(redum_stack_conf_listen(conf, "udp:127.0.0.1:0"), 0);
+	cr_assert_eq(redum_stack_start(stackp, conf), 0);
+	cr_assert_eq(ttu_start_conf(t, *stackp, &tconf), 0);
+
+	return udp_peer(*stackp, me, dst);
+}
+
+
+/* Makes the stack thread sleep @p ms and meanwhile sends it @p n OPTIONS
+ * from @p fd (tags PREFIX0, PREFIX1, ...). */
+static void options_while_stalled(struct redum_stack *stack, int fd,
+				  const struct sockaddr_in *me,
+				  const struct sockaddr_in *dst, uint32_t ms,
+				  int n, const char *prefix)
+{
+	cr_assert_eq(redum_stack_debug_stall(stack, ms), 0);
+	usleep(50000);
+	for (int i = 0; i < n; i++) {
+		char tag[16];
+
+		snprintf(tag, sizeof(tag), "%s%d", prefix, i);
+		send_options(fd, dst, ntohs(me->sin_port), tag);
+	}
+}
+
+
 /* Overload control: while the stack thread stalls, datagrams pile up in
  * its (small) UDP receive buffer; once it runs again it sheds new requests
  * with 503 until the queue is short, then routes again. */
 Test(stack, overload_sheds_new_requests)
 {
-	struct redum_stack_tu_conf tconf = {
-		.name = "ovl",
-		.methods = REDUM_STACK_MBIT(REDUM_STACK_M_OPTIONS),
-	};
 	struct redum_stack_conf conf;
 	struct redum_stack *stack = NULL;
 	struct redum_stack_event *ev;
@@ -984,23 +1019,10 @@ Test(stack, overload_sheds_new_requests)
 	int fd;
 
 	redum_stack_conf_init(&conf);
-	conf.ctrans_hsize = conf.strans_hsize = conf.obj_hsize = 1024;
 	conf.udp_rcvbuf = 65536;
-	cr_assert_eq(redum_stack_conf_listen(&conf, "udp:127.0.0.1:0"), 0);
-	cr_assert_eq(redum_stack_start(&stack, &conf), 0);
-	cr_assert_eq(ttu_start_conf(&t, stack, &tconf), 0);
+	fd = start_options_peer(&stack, &t, &conf, &me, &dst);
 
-	fd = udp_peer(stack, &me, &dst);
-
-	cr_assert_eq(redum_stack_debug_stall(stack, 500), 0);
-	usleep(50000);
-
-	for (int i = 0; i < 600; i++) {
-		char tag[16];
-
-		snprintf(tag, sizeof(tag), "%d", i);
-		send_options(fd, &dst, ntohs(me.sin_port), tag);
-	}
+	options_while_stalled(stack, fd, &me, &dst, 500, 600, "");
 
 	/* answer what is routed, count what comes back */
 	end = th_now() + 5000;
@@ -1484,10 +1506,6 @@ Test(stack, invite_final_retransmissions_counted)
  * empty; a fresh request afterwards is routed. */
 Test(stack, late_requests_shed_by_queueing_delay)
 {
-	struct redum_stack_tu_conf tconf = {
-		.name = "late",
-		.methods = REDUM_STACK_MBIT(REDUM_STACK_M_OPTIONS),
-	};
 	struct redum_stack_conf conf;
 	struct redum_stack *stack = NULL;
 	struct redum_stack_stats st;
@@ -1499,21 +1517,10 @@ Test(stack, late_requests_shed_by_queueing_delay)
 	int fd;
 
 	redum_stack_conf_init(&conf);
-	conf.ctrans_hsize = conf.strans_hsize = conf.obj_hsize = 1024;
 	conf.overload_delay_ms = 100;
-	cr_assert_eq(redum_stack_conf_listen(&conf, "udp:127.0.0.1:0"), 0);
-	cr_assert_eq(redum_stack_start(&stack, &conf), 0);
-	cr_assert_eq(ttu_start_conf(&t, stack, &tconf), 0);
-	fd = udp_peer(stack, &me, &dst);
+	fd = start_options_peer(&stack, &t, &conf, &me, &dst);
 
-	cr_assert_eq(redum_stack_debug_stall(stack, 400), 0);
-	usleep(50000);
-	for (int i = 0; i < 5; i++) {
-		char tag[16];
-
-		snprintf(tag, sizeof(tag), "late%d", i);
-		send_options(fd, &dst, ntohs(me.sin_port), tag);
-	}
+	options_while_stalled(stack, fd, &me, &dst, 400, 5, "late");
 
 	while ((n = recv_answering(fd, &t, buf, sizeof(buf), 3000, &reqs))) {
 		cr_assert_eq(strncmp(buf, "SIP/2.0 503", 11), 0, "%s", buf);
