@@ -39,6 +39,7 @@ static const struct key keys[] = {
 	K("tls_cert", KT_STR, tls_cert),
 	K("software", KT_STR, software),
 	KN("overload_delay_ms", overload_delay_ms, 0, 60000),
+	KN("overload_interval_ms", overload_interval_ms, 0, 60000),
 	KN("overload_pct", overload_pct, 0, 100),
 	KN("give_up_ms", give_up_ms, 0, 3600000),
 	K("metrics", KT_ADDR, metrics),
@@ -170,6 +171,7 @@ void app_config_init(struct app_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->give_up_ms = 4000;
 	cfg->overload_delay_ms = 200;
+	cfg->overload_interval_ms = 100;
 	cfg->overload_pct = 50;
 	cfg->log_level = APP_LOG_INFO;
 	cfg->uas = true;

@@ -62,6 +62,7 @@ struct app_config {
 	char *tls_cert;
 	char *software;            /* NULL: "redumd VERSION"               */
 	uint32_t overload_delay_ms; /* shed after this queueing delay (200) */
+	uint32_t overload_interval_ms; /* ... standing this long (100)     */
 	uint32_t overload_pct;     /* shed above this receive-queue fill (50) */
 
 	/* process */

@@ -363,6 +363,7 @@ static void stack_conf(const struct app_config *cfg,
 	sc->tls_cert = cfg->tls_cert;
 	sc->overload_delay_ms = cfg->overload_delay_ms;
 	sc->overload_pct = cfg->overload_pct;
+	sc->overload_interval_ms = cfg->overload_interval_ms;
 	for (uint32_t i = 0; i < cfg->listenc; i++) {
 		sc->listen[i].tp = cfg->listen[i].tp;
 		sc->listen[i].addr = cfg->listen[i].addr;

@@ -116,23 +116,56 @@ void stack_reply_busy(struct redum_stack *stack, const struct sip_msg *msg,
 }
 
 
+/* Whether the receive queue stands (CoDel's rule, RFC 8289, on the
+ * queueing delay of each UDP request read): a request is late when it
+ * waited longer than conf.overload_delay_ms; the queue stands once every
+ * request read for conf.overload_interval_ms was late (with none more
+ * than that interval apart). One stall makes a burst of late requests
+ * that is gone in a moment: those are answered; a queue that stays long
+ * is overload. */
+static bool queue_stands(struct redum_stack *stack)
+{
+	const uint32_t target = stack->conf.overload_delay_ms;
+	const uint32_t interval = stack->conf.overload_interval_ms;
+	int64_t age = target ? udp_batch_rx_age() : -1;
+	uint64_t now;
+
+	if (age < 0)        /* off, not UDP, or no kernel timestamp */
+		return false;
+
+	if (age <= target) {
+		stack->late_since = 0;
+		return false;
+	}
+
+	now = tmr_jiffies();
+	if (!stack->late_since || now - stack->late_last > interval)
+		stack->late_since = now;
+	stack->late_last = now;
+
+	return now - stack->late_since >= interval;
+}
+
+
 /* Overload shedding (docs/OVERLOAD.md): a new request (no To-tag) while a
- * receive queue is too full (overload_check), or one that waited longer
- * than conf.overload_delay_ms in it, gets 503 + Retry-After statelessly
- * (RFC 3261 8.2.7): no transaction is kept, so refusing costs no memory
- * and no timers, which is what lets an overloaded thread keep up. A
+ * receive queue is too full (overload_check), or a late one while the
+ * queue stands (queue_stands), gets 503 + Retry-After statelessly (RFC
+ * 3261 8.2.7): no transaction is kept, so refusing costs no memory and no
+ * timers, which is what lets an overloaded thread keep up. A
  * retransmission gets another 503; the ACK of an INVITE's 503 finds no
  * transaction and is dropped (unclaimed).
  * @return true if @p msg was shed */
 static bool overload_shed(struct redum_stack *stack,
 			  const struct sip_msg *msg)
 {
+	/* every request is a sample of the queue, in-dialog ones too */
+	const bool stands = queue_stands(stack);
+
 	if (pl_isset(&msg->to.tag))
 		return false;
 
 	if (!stack->overloaded) {
-		if (!stack->conf.overload_delay_ms ||
-		    udp_batch_rx_age() <= (int64_t)stack->conf.overload_delay_ms)
+		if (!stands)
 			return false;
 		CNT_INC(stack->c.shed_late);
 	}

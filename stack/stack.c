@@ -121,6 +121,7 @@ void redum_stack_conf_init(struct redum_stack_conf *conf)
 	conf->retry_after  = 5;
 	conf->overload_pct = 50;
 	conf->overload_delay_ms = 200;
+	conf->overload_interval_ms = 100;
 }
 
 

@@ -156,6 +156,8 @@ struct redum_stack {
 	int stop_mode;                   /* applied stop_req                */
 	bool sip_closed, sip_exited, cmdq_closed;
 	bool overloaded;                 /* shedding new requests           */
+	uint64_t late_since;             /* requests late since (0: not)    */
+	uint64_t late_last;              /* the last late request read      */
 	uint32_t defer_wake;             /* inside a receive batch          */
 	bool wake_pending;               /* some rec->wake_pending          */
 };

@@ -120,12 +120,21 @@ struct redum_stack_conf {
 				     that; in-dialog ones (ACK, BYE) still
 				     pass. 0 = off (default 50)            */
 	uint32_t overload_delay_ms; /**< overload control by queueing delay:
-				     a new out-of-dialog request that waited
-				     longer than this in a UDP receive queue
-				     (kernel timestamp to our read) gets 503
-				     + Retry-After. Both 503s are stateless.
-				     0 = off (default 200, below T1: what
-				     is answered was not retransmitted) */
+				     a request that waited longer than this
+				     in a UDP receive queue (kernel
+				     timestamp to our read) is late; while
+				     every request read for
+				     overload_interval_ms was late, new
+				     out-of-dialog ones get 503 +
+				     Retry-After. Both overload 503s are
+				     stateless. 0 = off (default 200, below
+				     T1: what is admitted was not
+				     retransmitted yet)                   */
+	uint32_t overload_interval_ms; /**< how long requests must be late
+				     before the delay rule sheds (CoDel's
+				     interval; default 100): a burst after
+				     one stall is not overload. 0 = shed
+				     every late request                    */
 	uint32_t trying_ms;     /**< 100 Trying to an INVITE only if the TU
 				     has not responded within this many ms
 				     (RFC 3261 17.2.1; default 200); 0 = at
@@ -136,7 +145,8 @@ struct redum_stack_conf {
  *  (2^19 buckets), a 16 MiB UDP receive buffer, libre's 8 KiB UDP
  *  datagrams, 65536 commands,
  *  T1 500 ms, T2 4 s, graceful 32 s, force 2 s, Retry-After 5,
- *  overload at 50% of a UDP receive buffer or 200 ms of queueing delay,
+ *  overload at 50% of a UDP receive buffer or 200 ms of queueing delay
+ *  standing for 100 ms,
  *  100 Trying after 200 ms.
  *  Thread: any. */
 void redum_stack_conf_init(struct redum_stack_conf *conf);

@@ -1503,7 +1503,8 @@ Test(stack, invite_final_retransmissions_counted)
 /* Overload control by queueing delay: requests that waited longer than
  * overload_delay_ms in the receive queue (here: while the stack thread
  * stalls) get 503 + Retry-After, statelessly, though the queue is nearly
- * empty; a fresh request afterwards is routed. */
+ * empty (interval 0: no standing time asked); a fresh request afterwards
+ * is routed. */
 Test(stack, late_requests_shed_by_queueing_delay)
 {
 	struct redum_stack_conf conf;
@@ -1518,6 +1519,7 @@ Test(stack, late_requests_shed_by_queueing_delay)
 
 	redum_stack_conf_init(&conf);
 	conf.overload_delay_ms = 100;
+	conf.overload_interval_ms = 0;
 	fd = start_options_peer(&stack, &t, &conf, &me, &dst);
 
 	options_while_stalled(stack, fd, &me, &dst, 400, 5, "late");
@@ -1546,4 +1548,39 @@ Test(stack, late_requests_shed_by_queueing_delay)
 	cr_assert_eq(st.overloads, 0);
 	cr_assert_eq(st.resp_out[4], 5);    /* 5xx */
 	cr_assert_eq(st.strans_alive, 0);
+}
+
+
+/* With the default interval (100 ms), the late burst one stall leaves is
+ * not overload: it is read at once and every request is answered by the
+ * TU (a standing queue is what gets shed; see the test above). */
+Test(stack, one_stall_burst_is_answered)
+{
+	struct redum_stack_conf conf;
+	struct redum_stack *stack = NULL;
+	struct redum_stack_stats st;
+	struct sockaddr_in dst, me;
+	char buf[2048];
+	unsigned n200 = 0, reqs = 0;
+	struct ttu t;
+	int fd;
+
+	redum_stack_conf_init(&conf);
+	conf.overload_delay_ms = 100;
+	fd = start_options_peer(&stack, &t, &conf, &me, &dst);
+
+	options_while_stalled(stack, fd, &me, &dst, 400, 5, "burst");
+
+	while (n200 < 5 && recv_answering(fd, &t, buf, sizeof(buf), 3000,
+					  &reqs)) {
+		cr_assert_eq(strncmp(buf, "SIP/2.0 200", 11), 0, "%s", buf);
+		++n200;
+	}
+	cr_assert_eq(n200, 5, "200s: %u", n200);
+	cr_assert_eq(reqs, 5);
+	close(fd);
+
+	stop_with_tu(stack, &t, &st);
+	cr_assert_eq(st.shed_late, 0);
+	cr_assert_eq(st.shed_503, 0);
 }
