@@ -1500,6 +1500,41 @@ Test(stack, invite_final_retransmissions_counted)
 }
 
 
+/* Five OPTIONS sent while the stack thread (overload_delay_ms 100,
+ * overload_interval_ms @p interval_ms) stalls 400 ms: each of the five
+ * answers must be @p status (a 503 with Retry-After). The stack, TU and
+ * peer stay up for the caller. @return how many reached the TU */
+static unsigned stall_burst(uint32_t interval_ms, const char *status,
+			    struct redum_stack **stackp, struct ttu *t,
+			    int *fdp, struct sockaddr_in *me,
+			    struct sockaddr_in *dst)
+{
+	struct redum_stack_conf conf;
+	char buf[2048];
+	unsigned n = 0, reqs = 0;
+
+	redum_stack_conf_init(&conf);
+	conf.overload_delay_ms = 100;
+	conf.overload_interval_ms = interval_ms;
+	*fdp = start_options_peer(stackp, t, &conf, me, dst);
+
+	options_while_stalled(*stackp, *fdp, me, dst, 400, 5, "burst");
+
+	while (n < 5 && recv_answering(*fdp, t, buf, sizeof(buf), 3000,
+				       &reqs)) {
+		cr_assert_eq(strncmp(buf, status, strlen(status)), 0, "%s",
+			     buf);
+		if (!strncmp(buf, "SIP/2.0 503", 11))
+			cr_assert_not_null(strstr(buf, "\r\nRetry-After: 5\r\n"),
+					   "%s", buf);
+		++n;
+	}
+	cr_assert_eq(n, 5, "%u answers of 5", n);
+
+	return reqs;
+}
+
+
 /* Overload control by queueing delay: requests that waited longer than
  * overload_delay_ms in the receive queue (here: while the stack thread
  * stalls) get 503 + Retry-After, statelessly, though the queue is nearly
@@ -1507,31 +1542,16 @@ Test(stack, invite_final_retransmissions_counted)
  * is routed. */
 Test(stack, late_requests_shed_by_queueing_delay)
 {
-	struct redum_stack_conf conf;
 	struct redum_stack *stack = NULL;
 	struct redum_stack_stats st;
 	struct sockaddr_in dst, me;
 	char buf[2048];
-	unsigned n503 = 0, reqs = 0;
+	unsigned reqs;
 	struct ttu t;
 	size_t n;
 	int fd;
 
-	redum_stack_conf_init(&conf);
-	conf.overload_delay_ms = 100;
-	conf.overload_interval_ms = 0;
-	fd = start_options_peer(&stack, &t, &conf, &me, &dst);
-
-	options_while_stalled(stack, fd, &me, &dst, 400, 5, "late");
-
-	while ((n = recv_answering(fd, &t, buf, sizeof(buf), 3000, &reqs))) {
-		cr_assert_eq(strncmp(buf, "SIP/2.0 503", 11), 0, "%s", buf);
-		cr_assert_not_null(strstr(buf, "\r\nRetry-After: 5\r\n"), "%s",
-				   buf);
-		if (++n503 == 5)
-			break;
-	}
-	cr_assert_eq(n503, 5, "503s: %u", n503);
+	reqs = stall_burst(0, "SIP/2.0 503", &stack, &t, &fd, &me, &dst);
 	cr_assert_eq(reqs, 0, "a late request reached the TU");
 
 	/* on time again: routed and answered by the TU */
@@ -1556,28 +1576,14 @@ Test(stack, late_requests_shed_by_queueing_delay)
  * TU (a standing queue is what gets shed; see the test above). */
 Test(stack, one_stall_burst_is_answered)
 {
-	struct redum_stack_conf conf;
 	struct redum_stack *stack = NULL;
 	struct redum_stack_stats st;
 	struct sockaddr_in dst, me;
-	char buf[2048];
-	unsigned n200 = 0, reqs = 0;
 	struct ttu t;
 	int fd;
 
-	redum_stack_conf_init(&conf);
-	conf.overload_delay_ms = 100;
-	fd = start_options_peer(&stack, &t, &conf, &me, &dst);
-
-	options_while_stalled(stack, fd, &me, &dst, 400, 5, "burst");
-
-	while (n200 < 5 && recv_answering(fd, &t, buf, sizeof(buf), 3000,
-					  &reqs)) {
-		cr_assert_eq(strncmp(buf, "SIP/2.0 200", 11), 0, "%s", buf);
-		++n200;
-	}
-	cr_assert_eq(n200, 5, "200s: %u", n200);
-	cr_assert_eq(reqs, 5);
+	cr_assert_eq(stall_burst(100, "SIP/2.0 200", &stack, &t, &fd, &me,
+				 &dst), 5);
 	close(fd);
 
 	stop_with_tu(stack, &t, &st);
