@@ -1723,16 +1723,16 @@ int redum_stack_dlg_alloc_route(struct redum_stack_tu *tu, uint64_t dlg,
 }
 
 
-int redum_stack_dlg_accept(struct redum_stack_tu *tu, uint64_t dlg,
-			   uint64_t srv)
+/* A command about dialog @p dlg and server transaction @p srv. */
+static int dlg_srv_cmd(struct redum_stack_tu *tu, enum cmd_type type,
+		       uint64_t dlg, uint64_t srv)
 {
 	struct cmd *cmd;
 
 	if (!tu || !dlg || !srv)
 		return EINVAL;
 
-	cmd = cmd_alloc(CMD_DLG_ACCEPT, tu, NULL, NULL, NULL, NULL, NULL,
-			NULL, 0);
+	cmd = cmd_alloc(type, tu, NULL, NULL, NULL, NULL, NULL, NULL, 0);
 	if (cmd) {
 		cmd->id2 = dlg;
 		cmd->id = srv;
@@ -1742,22 +1742,17 @@ int redum_stack_dlg_accept(struct redum_stack_tu *tu, uint64_t dlg,
 }
 
 
+int redum_stack_dlg_accept(struct redum_stack_tu *tu, uint64_t dlg,
+			   uint64_t srv)
+{
+	return dlg_srv_cmd(tu, CMD_DLG_ACCEPT, dlg, srv);
+}
+
+
 int redum_stack_dlg_create_srv(struct redum_stack_tu *tu, uint64_t dlg,
 			       uint64_t srv)
 {
-	struct cmd *cmd;
-
-	if (!tu || !dlg || !srv)
-		return EINVAL;
-
-	cmd = cmd_alloc(CMD_DLG_CREATE_SRV, tu, NULL, NULL, NULL, NULL, NULL,
-			NULL, 0);
-	if (cmd) {
-		cmd->id2 = dlg;
-		cmd->id = srv;
-	}
-
-	return cmd_send(tu, cmd);
+	return dlg_srv_cmd(tu, CMD_DLG_CREATE_SRV, dlg, srv);
 }
 
 
