@@ -92,11 +92,11 @@ static void count_reply(struct redum_stack *stack, uint16_t scode)
 }
 
 
-/** 503 + Retry-After (TU FIFO full, TU leaving, stack stopping). With
- *  @p stp the pending strans is used, else libre makes one for the final. */
+/* Every 503 of ours, stateful (stack_reply_busy) or not (overload_shed) */
 #define BUSY_REASON "Service Unavailable"
 #define BUSY_HEADERS "Retry-After: %u\r\nContent-Length: 0\r\n\r\n"
 
+/* Counts a 503 sent (or its send error, @p err). */
 static void busy_sent(struct redum_stack *stack, int err)
 {
 	if (err)
@@ -107,6 +107,8 @@ static void busy_sent(struct redum_stack *stack, int err)
 }
 
 
+/** 503 + Retry-After (TU FIFO full, TU leaving, stack stopping). With
+ *  @p stp the pending strans is used, else libre makes one for the final. */
 void stack_reply_busy(struct redum_stack *stack, const struct sip_msg *msg,
 		      struct sip_strans **stp)
 {

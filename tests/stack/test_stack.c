@@ -1254,22 +1254,29 @@ Test(stack, graceful_stop_with_2000_transactions_in_flight, .timeout = 120)
 }
 
 
-/* The next datagram on @p fd within @p ms into @p buf (NUL-terminated),
- * answering the TU's requests meanwhile with 200; its length, or 0. */
-static size_t recv_answering(int fd, struct ttu *t, char *buf, size_t sz,
-			     int ms, unsigned *reqs)
+/* The next datagram on @p fd within @p ms that starts with @p prefix (NULL:
+ * any; others are skipped) into @p buf (NUL-terminated); with a TU @p t
+ * (else NULL), its requests are answered 200 meanwhile (counted in
+ * @p reqs). @return its length, or 0 */
+static size_t recv_dgram(int fd, struct ttu *t, const char *prefix,
+			 char *buf, size_t sz, int ms, unsigned *reqs)
 {
 	int64_t end = th_now() + ms;
 
 	while (th_now() < end) {
 		ssize_t r;
 
-		answer_pending(t, reqs);
+		if (t)
+			answer_pending(t, reqs);
 		r = recv(fd, buf, sz - 1, MSG_DONTWAIT);
-		if (r > 0) {
-			buf[r] = 0;
-			return (size_t)r;
+		if (r <= 0) {
+			if (!t)
+				usleep(2000);
+			continue;
 		}
+		buf[r] = 0;
+		if (!prefix || !strncmp(buf, prefix, strlen(prefix)))
+			return (size_t)r;
 	}
 
 	return 0;
@@ -1300,17 +1307,17 @@ Test(stack, non_invite_retransmission_answered_from_done)
 	fd = udp_peer(stack, &me, &dst);
 
 	send_options(fd, &dst, ntohs(me.sin_port), "done1");
-	n1 = recv_answering(fd, &t, first, sizeof(first), 5000, &reqs);
+	n1 = recv_dgram(fd, &t, NULL, first, sizeof(first), 5000, &reqs);
 	cr_assert_gt(n1, 0, "no answer");
 	cr_assert_eq(strncmp(first, "SIP/2.0 200", 11), 0, "%s", first);
 
 	send_options(fd, &dst, ntohs(me.sin_port), "done1");
-	n2 = recv_answering(fd, &t, again, sizeof(again), 5000, &reqs);
+	n2 = recv_dgram(fd, &t, NULL, again, sizeof(again), 5000, &reqs);
 	cr_assert_eq(n2, n1, "no or another answer to the retransmission");
 	cr_assert_eq(memcmp(first, again, n1), 0);
 
 	/* nothing more comes, and the TU saw the request once */
-	cr_assert_eq(recv_answering(fd, &t, again, sizeof(again), 300, &reqs),
+	cr_assert_eq(recv_dgram(fd, &t, NULL, again, sizeof(again), 300, &reqs),
 		     0);
 	cr_assert_eq(reqs, 1);
 
@@ -1343,29 +1350,6 @@ static void copy_header(char *out, size_t sz, const char *msg,
 }
 
 
-/* Waits up to @p ms for a datagram on @p fd starting with @p prefix
- * (others are skipped). @return its length, 0 on timeout */
-static size_t recv_prefix(int fd, char *buf, size_t sz, const char *prefix,
-			  int ms)
-{
-	int64_t end = th_now() + ms;
-
-	while (th_now() < end) {
-		ssize_t r = recv(fd, buf, sz - 1, MSG_DONTWAIT);
-
-		if (r <= 0) {
-			usleep(2000);
-			continue;
-		}
-		buf[r] = 0;
-		if (!strncmp(buf, prefix, strlen(prefix)))
-			return (size_t)r;
-	}
-
-	return 0;
-}
-
-
 /* libre re-sends an unanswered request itself (Timer E, T1 = 500 ms) and
  * counts nothing; the stack counts each re-send (retx_req). The raw peer
  * lets the OPTIONS go unanswered until its third copy, then answers. */
@@ -1392,11 +1376,12 @@ Test(stack, client_request_retransmissions_counted)
 						  "OPTIONS", 1),
 					 NULL, 0), 0);
 
-	n = recv_prefix(fd, req, sizeof(req), "OPTIONS ", 5000);
+	n = recv_dgram(fd, NULL, "OPTIONS ", req, sizeof(req), 5000, NULL);
 	cr_assert_gt(n, 0, "no OPTIONS");
 	for (int i = 0; i < 2; i++) {
-		cr_assert_eq(recv_prefix(fd, copy, sizeof(copy), "OPTIONS ",
-					 5000), n, "copy %d missing", i + 1);
+		cr_assert_eq(recv_dgram(fd, NULL, "OPTIONS ", copy,
+					sizeof(copy), 5000, NULL), n,
+			     "copy %d missing", i + 1);
 		cr_assert_eq(memcmp(req, copy, n), 0, "copy %d differs", i + 1);
 	}
 
@@ -1469,9 +1454,11 @@ Test(stack, invite_final_retransmissions_counted)
 				       NULL, NULL, 0), 0);
 	redum_stack_event_release(t.tu, ev);
 
-	n = recv_prefix(fd, first, sizeof(first), "SIP/2.0 486", 5000);
+	n = recv_dgram(fd, NULL, "SIP/2.0 486", first, sizeof(first), 5000,
+		       NULL);
 	cr_assert_gt(n, 0, "no 486");
-	cr_assert_eq(recv_prefix(fd, copy, sizeof(copy), "SIP/2.0 486", 5000),
+	cr_assert_eq(recv_dgram(fd, NULL, "SIP/2.0 486", copy, sizeof(copy),
+				5000, NULL),
 		     n, "no re-sent 486");
 	cr_assert_eq(memcmp(first, copy, n), 0);
 
@@ -1488,8 +1475,9 @@ Test(stack, invite_final_retransmissions_counted)
 			    (const struct sockaddr *)&dst, sizeof(dst)), 0);
 
 	/* Timer G stops at the ACK: no third copy (it was due at 1.5 s) */
-	cr_assert_eq(recv_prefix(fd, copy, sizeof(copy), "SIP/2.0 486",
-				 1500), 0, "486 still re-sent after the ACK");
+	cr_assert_eq(recv_dgram(fd, NULL, "SIP/2.0 486", copy, sizeof(copy),
+				1500, NULL), 0,
+		     "486 still re-sent after the ACK");
 	close(fd);
 
 	stop_with_tu(stack, &t, &st);
@@ -1520,8 +1508,8 @@ static unsigned stall_burst(uint32_t interval_ms, const char *status,
 
 	options_while_stalled(*stackp, *fdp, me, dst, 400, 5, "burst");
 
-	while (n < 5 && recv_answering(*fdp, t, buf, sizeof(buf), 3000,
-				       &reqs)) {
+	while (n < 5 && recv_dgram(*fdp, t, NULL, buf, sizeof(buf), 3000,
+				   &reqs)) {
 		cr_assert_eq(strncmp(buf, status, strlen(status)), 0, "%s",
 			     buf);
 		if (!strncmp(buf, "SIP/2.0 503", 11))
@@ -1556,7 +1544,7 @@ Test(stack, late_requests_shed_by_queueing_delay)
 
 	/* on time again: routed and answered by the TU */
 	send_options(fd, &dst, ntohs(me.sin_port), "fresh");
-	n = recv_answering(fd, &t, buf, sizeof(buf), 5000, &reqs);
+	n = recv_dgram(fd, &t, NULL, buf, sizeof(buf), 5000, &reqs);
 	cr_assert_gt(n, 0, "no answer to a fresh request");
 	cr_assert_eq(strncmp(buf, "SIP/2.0 200", 11), 0, "%s", buf);
 	cr_assert_eq(reqs, 1);
